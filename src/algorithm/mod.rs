@@ -1,0 +1,172 @@
+//! The rate-limiting algorithms, as pure state machines.
+//!
+//! Each algorithm is a function `(params, state, now, cost) -> (new state, decision)`
+//! over a packed state. None of them touches an atomic: the cell that stores the
+//! state runs the function inside its compare-exchange loop, which is why the
+//! functions must be pure (a retried CAS calls them again). `None` as the new state
+//! means "deny": a denied request changes nothing.
+//!
+//! Times earlier than what a state records are treated as no time having passed, so
+//! a clock set backwards never refills a quota; and every function is total: no
+//! input, however corrupt, makes it overflow or panic.
+
+pub(crate) mod fixed_window;
+pub(crate) mod gcra;
+pub(crate) mod sliding_counter;
+pub(crate) mod sliding_log;
+
+use crate::clock::Nanos;
+use crate::decision::Decision;
+use crate::error::BuildError;
+use crate::quota::Quota;
+
+/// Which algorithm a limiter runs. All five share one [`Quota`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// GCRA: a token bucket of `burst` tokens refilled one per emission interval.
+    /// One 8-byte word per key; smooth; the default.
+    #[default]
+    TokenBucket,
+    /// The same admission as the token bucket, but admitted requests are told to
+    /// wait ([`Decision::delay`]) so that they leave exactly one interval apart:
+    /// traffic shaping, like nginx `limit_req` without `nodelay`.
+    LeakyBucket,
+    /// `limit` requests per window `[k·P, (k+1)·P)` of the timeline. Cheapest to
+    /// explain; allows up to 2× the limit across a window boundary.
+    FixedWindow,
+    /// Exact: at most `limit` in any trailing period. Stores one timestamp per
+    /// admitted unit (8 bytes × limit per key), so it suits small limits.
+    SlidingWindowLog,
+    /// Weights the previous window's count by how much of it still overlaps the
+    /// trailing period: nearly as smooth as the log at the cost of a fixed window.
+    SlidingWindowCounter,
+}
+
+impl Algorithm {
+    /// Whether the state fits one 64-bit word (all but the log).
+    pub(crate) fn is_word(self) -> bool {
+        self != Algorithm::SlidingWindowLog
+    }
+
+    fn is_window(self) -> bool {
+        matches!(
+            self,
+            Algorithm::FixedWindow | Algorithm::SlidingWindowLog | Algorithm::SlidingWindowCounter
+        )
+    }
+}
+
+/// Largest limit [`Algorithm::SlidingWindowLog`] accepts: 65,535 timestamps
+/// (512 KiB) per key.
+pub const MAX_LOG_LIMIT: u32 = u16::MAX as u32;
+
+/// A quota compiled for one algorithm: everything the hot path needs, precomputed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Params {
+    pub algorithm: Algorithm,
+    /// `L`
+    pub limit: u64,
+    /// `P`
+    pub period: Nanos,
+    /// `B` (equals `L` for the window algorithms)
+    pub burst: u64,
+    /// `T = P / L`
+    pub t: Nanos,
+    /// `tau = T·(B-1)`
+    pub tau: Nanos,
+    /// `L + 1`, the radix of the packed window states.
+    pub radix: u64,
+    /// The span the limit applies to, for `RateLimit-Policy`.
+    pub window: Nanos,
+}
+
+impl Params {
+    pub(crate) fn new(algorithm: Algorithm, quota: &Quota) -> Result<Self, BuildError> {
+        if algorithm.is_window() && quota.has_explicit_burst() {
+            return Err(BuildError::BurstOnWindowAlgorithm(algorithm));
+        }
+        let limit = u64::from(quota.limit());
+        let period = quota.period_nanos();
+        let t = quota.emission_nanos();
+        let burst = u64::from(quota.burst());
+        let radix = limit + 1;
+        // Windows are numbered k = now / P for every now < 2^63; the packed state is
+        // k·R + count (fixed) or (k·R + prev)·R + cur (counter) and must fit 64 bits.
+        let windows = u128::from((i64::MAX as u64) / period) + 1;
+        let fits = |digits: u32| windows * u128::from(radix).pow(digits) <= 1u128 << 64;
+        match algorithm {
+            Algorithm::FixedWindow if !fits(1) => {
+                return Err(BuildError::QuotaTooLargeForAlgorithm(algorithm))
+            }
+            Algorithm::SlidingWindowCounter if !fits(2) => {
+                return Err(BuildError::QuotaTooLargeForAlgorithm(algorithm))
+            }
+            Algorithm::SlidingWindowLog if quota.limit() > MAX_LOG_LIMIT => {
+                return Err(BuildError::QuotaTooLargeForAlgorithm(algorithm))
+            }
+            _ => {}
+        }
+        let window = if algorithm.is_window() {
+            period
+        } else {
+            t * burst
+        };
+        Ok(Self {
+            algorithm,
+            limit,
+            period,
+            burst,
+            t,
+            tau: t * (burst - 1),
+            radix,
+            window,
+        })
+    }
+
+    /// The largest cost that can ever be admitted.
+    pub(crate) fn max_cost(&self) -> u64 {
+        if self.algorithm.is_window() {
+            self.limit
+        } else {
+            self.burst
+        }
+    }
+
+    /// Decides a request of `cost` (1 ..= max_cost) against a one-word state.
+    #[inline]
+    pub(crate) fn decide_word(&self, state: u64, now: Nanos, cost: u64) -> (Option<u64>, Decision) {
+        match self.algorithm {
+            Algorithm::TokenBucket | Algorithm::LeakyBucket => gcra::decide(self, state, now, cost),
+            Algorithm::FixedWindow => fixed_window::decide(self, state, now, cost),
+            Algorithm::SlidingWindowCounter => sliding_counter::decide(self, state, now, cost),
+            // The log never lives in a word; answer "deny" rather than panic.
+            Algorithm::SlidingWindowLog => (None, self.blank_decision(false)),
+        }
+    }
+
+    /// The first moment at which a one-word state means the same as no state at all
+    /// (the store may then forget it).
+    #[allow(dead_code)] // used by the keyed store
+    pub(crate) fn word_expires_at(&self, state: u64) -> Nanos {
+        match self.algorithm {
+            Algorithm::TokenBucket | Algorithm::LeakyBucket => state,
+            Algorithm::FixedWindow => fixed_window::expires_at(self, state),
+            Algorithm::SlidingWindowCounter => sliding_counter::expires_at(self, state),
+            Algorithm::SlidingWindowLog => Nanos::MAX,
+        }
+    }
+
+    pub(crate) fn blank_decision(&self, allowed: bool) -> Decision {
+        Decision {
+            allowed,
+            limit: self.max_cost() as u32,
+            remaining_num: 0,
+            remaining_unit: 1,
+            reset_after: 0,
+            retry_after: 0,
+            delay: 0,
+            window: self.window,
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Cells: where a state lives and how it changes atomically. Nothing else.
+//!
+//! A cell never knows which algorithm it runs: it hands the state it read to a pure
+//! function and installs the answer with a compare-exchange. The function may run
+//! more than once (a failed exchange retries with the value that beat it), which is
+//! why the algorithms are pure.
+
+use crate::algorithm::sliding_log::{self, LogHead, LogSlots};
+use crate::algorithm::Params;
+use crate::clock::Nanos;
+use crate::decision::Decision;
+use crate::sync::{AtomicU128, AtomicU64, Ordering};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+/// One 64-bit state word (token bucket, leaky bucket, both window counters).
+///
+/// Protocol: load; decide; if allowed, compare-exchange the new word in. A denied
+/// request never writes, so a hot key that is over its limit costs readers nothing
+/// but a shared cache line. On a lost race the retry starts from the value the
+/// exchange returned: no extra load, and every retry means another thread's check
+/// succeeded (lock-free). The state word publishes no other memory, so every access
+/// is `Relaxed`: single-location coherence and the atomicity of the exchange are all
+/// the protocol needs.
+#[derive(Debug, Default)]
+pub(crate) struct WordCell {
+    state: AtomicU64,
+}
+
+impl WordCell {
+    pub(crate) fn new(state: u64) -> Self {
+        Self {
+            state: AtomicU64::new(state),
+        }
+    }
+
+    /// Runs `decide` against the current state until its answer is installed (or it
+    /// answers "no change").
+    #[inline]
+    pub(crate) fn update<F>(&self, decide: F) -> Decision
+    where
+        F: Fn(u64) -> (Option<u64>, Decision),
+    {
+        // Relaxed: the word is the whole state (see the type's docs).
+        let mut current = self.state.load(Ordering::Relaxed);
+        loop {
+            let (next, decision) = decide(current);
+            let Some(next) = next else {
+                return decision;
+            };
+            // Relaxed both ways: see the type's docs. Weak: a spurious failure only
+            // costs one more pass, and on LL/SC machines weak is the cheaper loop.
+            match self.state.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return decision,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// The current state.
+    #[inline]
+    pub(crate) fn load(&self) -> u64 {
+        // Relaxed: see the type's docs.
+        self.state.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the state (reset stores 0: "no state").
+    pub(crate) fn store(&self, state: u64) {
+        // Relaxed: see the type's docs.
+        self.state.store(state, Ordering::Relaxed);
+    }
+}
+
+/// The sliding-window log: a 128-bit [`LogHead`] and a ring of `L` timestamp slots.
+///
+/// # Protocol
+///
+/// An admission is *claimed* by one compare-exchange of the head (new position,
+/// fill, `n_last`, `t_last`); the `n_last` slots before the new position must then
+/// be set to `t_last`. Any thread that reads a head first *completes* that pending
+/// write (helping), so no thread ever waits for another:
+///
+/// ```text
+///   head H --claim (CAS H -> H')--> head H'   slots [pos, pos+n) pending
+///     |                                 |
+///     +-- every reader of H' runs complete(H'): slot = max(slot, t_last) by CAS
+/// ```
+///
+/// Completing is idempotent because a slot's values only grow: entry times never
+/// decrease (each is `max(now, t_last)`), and a slot is rewritten only one lap
+/// later, with a time at least as large. So "write `t_last` if the slot holds less"
+/// done by CAS from the value seen can never overwrite a newer lap (that value would
+/// be `>= t_last`), however stale the helper's head is. A claim is made only after
+/// completing the previous one, so every slot a reader can reach is written.
+///
+/// Decisions are linearized at the head: an admission at its successful exchange; a
+/// denial at the re-read that finds the head unchanged after the slots were read
+/// (slot loads are `Acquire` and slot writes `Release`, so a slot value from a
+/// later claim forces that re-read to see the later head, and the check retries).
+pub(crate) struct LogCell {
+    head: AtomicU128,
+    slots: Box<[AtomicU64]>,
+}
+
+impl LogSlots for [AtomicU64] {
+    #[inline]
+    fn slot(&self, i: u64) -> Nanos {
+        // Acquire: pairs with the Release of `complete`; see the protocol above.
+        self.get(i as usize)
+            .map_or(0, |s| s.load(Ordering::Acquire))
+    }
+}
+
+impl LogCell {
+    pub(crate) fn new(limit: u64) -> Self {
+        let slots: Vec<AtomicU64> = (0..limit.max(1)).map(|_| AtomicU64::new(0)).collect();
+        Self {
+            head: AtomicU128::new(0),
+            slots: slots.into_boxed_slice(),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.slots.len() as u64
+    }
+
+    /// Finishes the slot writes that `head`'s admission claimed.
+    fn complete(&self, head: LogHead) {
+        let l = self.len();
+        for back in 1..=head.n_last.min(l) {
+            let slot = &self.slots[((head.pos + l - back) % l) as usize];
+            // Acquire: see the protocol.
+            let seen = slot.load(Ordering::Acquire);
+            if seen < head.t_last {
+                // Release on success: publishes the entry before any later head that
+                // a reader could validate against. A failure means another helper
+                // wrote t_last, or the ring moved on past it: done either way.
+                let _ =
+                    slot.compare_exchange(seen, head.t_last, Ordering::AcqRel, Ordering::Acquire);
+            }
+        }
+    }
+
+    pub(crate) fn check(&self, p: &Params, now: Nanos, n: u64) -> Decision {
+        self.run(p, now, n, true)
+    }
+
+    pub(crate) fn peek(&self, p: &Params, now: Nanos) -> Decision {
+        self.run(p, now, 1, false)
+    }
+
+    fn run(&self, p: &Params, now: Nanos, n: u64, commit: bool) -> Decision {
+        // Acquire: the slot writes completed before this head was installed are
+        // visible to the slot reads that follow.
+        let mut word = self.head.load(Ordering::Acquire);
+        loop {
+            let head = LogHead::unpack(word);
+            self.complete(head);
+            let (next, decision) = sliding_log::decide(p, head, &*self.slots, now, n);
+            match next {
+                Some(next) if commit => {
+                    // AcqRel: Release publishes our completion of `head` to whoever
+                    // reads `next`; Acquire (also on failure) for the retry's reads.
+                    match self.head.compare_exchange(
+                        word,
+                        next.pack(),
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            self.complete(next);
+                            return decision;
+                        }
+                        Err(actual) => word = actual,
+                    }
+                }
+                _ => {
+                    // Acquire: validates that the slots read belong to `head`.
+                    let again = self.head.load(Ordering::Acquire);
+                    if again == word {
+                        return decision;
+                    }
+                    word = again;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        // Acquire/AcqRel as in `run`; the emptied head keeps position and time so the
+        // slots' values keep growing.
+        let mut word = self.head.load(Ordering::Acquire);
+        loop {
+            let next = LogHead::unpack(word).emptied().pack();
+            match self
+                .head
+                .compare_exchange(word, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+}
+
+impl core::fmt::Debug for LogCell {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LogCell")
+            // Acquire: a consistent read for display only.
+            .field("head", &LogHead::unpack(self.head.load(Ordering::Acquire)))
+            .field("slots", &self.slots.len())
+            .finish()
+    }
+}

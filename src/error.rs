@@ -1,0 +1,55 @@
+//! The errors of the public API.
+
+use crate::algorithm::Algorithm;
+use core::fmt;
+
+/// A limiter could not be built from its configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The window algorithms have no burst parameter; the quota set one.
+    BurstOnWindowAlgorithm(Algorithm),
+    /// The quota is too fine for the algorithm's packed state: the sliding-window
+    /// counter needs `(limit + 1)^2 <= 2 * period / 1 ns`, the log at most
+    /// [`MAX_LOG_LIMIT`](crate::MAX_LOG_LIMIT) entries.
+    QuotaTooLargeForAlgorithm(Algorithm),
+    /// A keyed limiter needs room for at least one key.
+    ZeroCapacity,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BurstOnWindowAlgorithm(a) => {
+                write!(f, "{a:?} takes no burst: remove with_burst from the quota")
+            }
+            Self::QuotaTooLargeForAlgorithm(a) => {
+                write!(f, "the quota's limit is too large for {a:?} at this period")
+            }
+            Self::ZeroCapacity => write!(f, "capacity must be at least 1 key"),
+        }
+    }
+}
+
+impl core::error::Error for BuildError {}
+
+/// The request's cost can never be admitted: it exceeds what the limiter can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InsufficientCapacity {
+    /// The cost asked for.
+    pub requested: u32,
+    /// The largest cost this limiter can ever admit (its burst, or its limit).
+    pub max: u32,
+}
+
+impl fmt::Display for InsufficientCapacity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cost {} can never be admitted: at most {} fits",
+            self.requested, self.max
+        )
+    }
+}
+
+impl core::error::Error for InsufficientCapacity {}

@@ -1,0 +1,137 @@
+//! The public limiters.
+
+use crate::algorithm::{Algorithm, Params};
+use crate::builder::DirectBuilder;
+use crate::cell::{LogCell, WordCell};
+use crate::clock::{Clock, DefaultClock, Nanos};
+use crate::decision::Decision;
+use crate::error::InsufficientCapacity;
+use crate::quota::Quota;
+use crossbeam_utils::CachePadded;
+
+/// A limiter with a single state and no key: one rate for the whole process, a
+/// connection, a downstream service.
+///
+/// `check` never blocks, never allocates and never takes a lock: it reads the clock
+/// once and updates one atomic word (or, for the sliding-window log, a 128-bit head
+/// and the slots it claims).
+///
+/// ```
+/// use ratecell::{DirectLimiter, ManualClock, Quota};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let lim = DirectLimiter::builder(Quota::per_second(2)?).clock(clock.clone()).build()?;
+/// assert!(lim.check().is_allowed());
+/// assert!(lim.check().is_allowed());
+/// let denied = lim.check();
+/// assert_eq!(denied.retry_after(), Some(Duration::from_millis(500)));
+/// clock.advance(Duration::from_millis(500));
+/// assert!(lim.check().is_allowed());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct DirectLimiter<C = DefaultClock> {
+    params: Params,
+    quota: Quota,
+    clock: C,
+    cell: DirectCell,
+}
+
+#[derive(Debug)]
+enum DirectCell {
+    // Padded: a limiter is usually shared by every worker thread, and its word
+    // should not share a cache line with whatever the allocator put next to it.
+    Word(CachePadded<WordCell>),
+    Log(LogCell),
+}
+
+impl DirectLimiter {
+    /// Starts configuring a limiter for `quota` (token bucket, default clock).
+    pub fn builder(quota: Quota) -> DirectBuilder<DefaultClock> {
+        DirectBuilder::new(quota)
+    }
+}
+
+impl<C: Clock> DirectLimiter<C> {
+    pub(crate) fn from_parts(params: Params, quota: Quota, clock: C) -> Self {
+        let cell = if params.algorithm.is_word() {
+            DirectCell::Word(CachePadded::new(WordCell::new(0)))
+        } else {
+            DirectCell::Log(LogCell::new(params.limit))
+        };
+        Self {
+            params,
+            quota,
+            clock,
+            cell,
+        }
+    }
+
+    /// Checks one request (cost 1) and consumes quota if it is allowed.
+    #[inline]
+    pub fn check(&self) -> Decision {
+        self.decide(self.clock.now(), 1)
+    }
+
+    /// Checks a request of cost `n`, all or nothing.
+    ///
+    /// `Err(InsufficientCapacity)` if `n` exceeds what the limiter can ever admit
+    /// (its burst, or its limit for window algorithms). A cost of 0 consumes nothing
+    /// and answers like [`peek`](Self::peek).
+    #[inline]
+    pub fn check_n(&self, n: u32) -> Result<Decision, InsufficientCapacity> {
+        let cost = u64::from(n);
+        if cost > self.params.max_cost() {
+            return Err(InsufficientCapacity {
+                requested: n,
+                max: self.params.max_cost() as u32,
+            });
+        }
+        if n == 0 {
+            return Ok(self.peek());
+        }
+        Ok(self.decide(self.clock.now(), cost))
+    }
+
+    /// The decision `check` would give now, without consuming anything.
+    pub fn peek(&self) -> Decision {
+        let now = self.clock.now();
+        match &self.cell {
+            DirectCell::Word(cell) => self.params.decide_word(cell.load(), now, 1).1,
+            DirectCell::Log(cell) => cell.peek(&self.params, now),
+        }
+    }
+
+    /// Forgets everything admitted: the full quota is available again.
+    pub fn reset(&self) {
+        match &self.cell {
+            DirectCell::Word(cell) => cell.store(0),
+            DirectCell::Log(cell) => cell.reset(),
+        }
+    }
+
+    /// The quota this limiter enforces.
+    pub fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    /// The algorithm this limiter runs.
+    pub fn algorithm(&self) -> Algorithm {
+        self.params.algorithm
+    }
+
+    /// The limiter's clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    #[inline]
+    fn decide(&self, now: Nanos, cost: u64) -> Decision {
+        let p = &self.params;
+        match &self.cell {
+            DirectCell::Word(cell) => cell.update(|state| p.decide_word(state, now, cost)),
+            DirectCell::Log(cell) => cell.check(p, now, cost),
+        }
+    }
+}
