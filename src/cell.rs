@@ -34,19 +34,18 @@ impl WordCell {
         }
     }
 
-    /// Runs `decide` against the current state until its answer is installed (or it
-    /// answers "no change").
-    #[inline]
-    pub(crate) fn update<F>(&self, decide: F) -> Decision
+    /// Runs `admit` against the current state until its answer is installed (or it
+    /// answers "no change"); returns the state that the final attempt saw.
+    #[inline(always)]
+    pub(crate) fn update<F>(&self, admit: F) -> u64
     where
-        F: Fn(u64) -> (Option<u64>, Decision),
+        F: Fn(u64) -> Option<u64>,
     {
         // Relaxed: the word is the whole state (see the type's docs).
         let mut current = self.state.load(Ordering::Relaxed);
         loop {
-            let (next, decision) = decide(current);
-            let Some(next) = next else {
-                return decision;
+            let Some(next) = admit(current) else {
+                return current;
             };
             // Relaxed both ways: see the type's docs. Weak: a spurious failure only
             // costs one more pass, and on LL/SC machines weak is the cheaper loop.
@@ -56,7 +55,7 @@ impl WordCell {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return decision,
+                Ok(_) => return current,
                 Err(actual) => current = actual,
             }
         }

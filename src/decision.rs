@@ -300,7 +300,7 @@ mod tests {
             ..denied()
         };
         for (_, v) in d.headers_named("abcdefghijklmnopqrstuvwxyz0123456789") {
-            assert!(v.as_str().len() > 0);
+            assert!(!v.as_str().is_empty());
         }
         let policy = d
             .headers_named("abcdefghijklmnopqrstuvwxyz0123456789")

@@ -1,6 +1,6 @@
 //! The public limiters.
 
-use crate::algorithm::{Algorithm, Params};
+use crate::algorithm::{Algorithm, Counter, Fixed, Gcra, Params, WordAlgorithm};
 use crate::builder::DirectBuilder;
 use crate::cell::{LogCell, WordCell};
 use crate::clock::{Clock, DefaultClock, Nanos};
@@ -126,12 +126,36 @@ impl<C: Clock> DirectLimiter<C> {
         &self.clock
     }
 
-    #[inline]
+    #[inline(always)]
     fn decide(&self, now: Nanos, cost: u64) -> Decision {
-        let p = &self.params;
-        match &self.cell {
-            DirectCell::Word(cell) => cell.update(|state| p.decide_word(state, now, cost)),
-            DirectCell::Log(cell) => cell.check(p, now, cost),
+        // The token bucket is the default and the hot case: keep its path small
+        // enough to inline into the caller; everything else goes out of line.
+        if let DirectCell::Word(cell) = &self.cell {
+            if self.params.algorithm == Algorithm::TokenBucket {
+                return self.run::<Gcra>(cell, now, cost);
+            }
         }
+        self.decide_other(now, cost)
+    }
+
+    #[inline(never)]
+    fn decide_other(&self, now: Nanos, cost: u64) -> Decision {
+        match &self.cell {
+            DirectCell::Word(cell) => match self.params.algorithm {
+                Algorithm::TokenBucket | Algorithm::LeakyBucket => {
+                    self.run::<Gcra>(cell, now, cost)
+                }
+                Algorithm::FixedWindow => self.run::<Fixed>(cell, now, cost),
+                _ => self.run::<Counter>(cell, now, cost),
+            },
+            DirectCell::Log(cell) => cell.check(&self.params, now, cost),
+        }
+    }
+
+    #[inline(always)]
+    fn run<A: WordAlgorithm>(&self, cell: &WordCell, now: Nanos, cost: u64) -> Decision {
+        let p = &self.params;
+        let seen = cell.update(|state| A::admit(p, state, now, cost));
+        A::decide(p, seen, now, cost).1
     }
 }

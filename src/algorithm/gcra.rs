@@ -10,7 +10,18 @@ use super::{Algorithm, Params};
 use crate::clock::Nanos;
 use crate::decision::Decision;
 
-#[inline]
+/// The admission alone: `Some(TAT')` iff allowed.
+#[inline(always)]
+pub(crate) fn admit(p: &Params, tat: Nanos, now: Nanos, n: u64) -> Option<Nanos> {
+    let earliest = tat.saturating_add(p.t * (n - 1)).saturating_sub(p.tau);
+    if now < earliest {
+        return None;
+    }
+    let start = if tat > now { tat } else { now };
+    Some(start.saturating_add(n * p.t))
+}
+
+#[inline(always)]
 pub(crate) fn decide(p: &Params, tat: Nanos, now: Nanos, n: u64) -> (Option<Nanos>, Decision) {
     // n <= B, so T·(n-1) <= tau <= 2^62: no overflow. Saturation guards only states
     // that never came from this function (a corrupt snapshot, a fuzzer).

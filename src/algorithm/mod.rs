@@ -57,6 +57,56 @@ impl Algorithm {
     }
 }
 
+/// A one-word algorithm, split for speed into the admission step alone (run inside
+/// a cell's compare-exchange loop, where every instruction counts and may run twice)
+/// and the full decision (built once, afterwards, from the state the winning attempt
+/// saw). Both are pure, so `decide(state).0 == admit(state)` and the decision built
+/// afterwards is exactly the one the admission made.
+pub(crate) trait WordAlgorithm {
+    fn admit(p: &Params, state: u64, now: Nanos, cost: u64) -> Option<u64>;
+    fn decide(p: &Params, state: u64, now: Nanos, cost: u64) -> (Option<u64>, Decision);
+}
+
+/// Token bucket and leaky bucket ([`gcra`]).
+pub(crate) struct Gcra;
+/// [`fixed_window`].
+pub(crate) struct Fixed;
+/// [`sliding_counter`].
+pub(crate) struct Counter;
+
+impl WordAlgorithm for Gcra {
+    #[inline(always)]
+    fn admit(p: &Params, state: u64, now: Nanos, cost: u64) -> Option<u64> {
+        gcra::admit(p, state, now, cost)
+    }
+    #[inline(always)]
+    fn decide(p: &Params, state: u64, now: Nanos, cost: u64) -> (Option<u64>, Decision) {
+        gcra::decide(p, state, now, cost)
+    }
+}
+
+impl WordAlgorithm for Fixed {
+    #[inline(always)]
+    fn admit(p: &Params, state: u64, now: Nanos, cost: u64) -> Option<u64> {
+        fixed_window::decide(p, state, now, cost).0
+    }
+    #[inline]
+    fn decide(p: &Params, state: u64, now: Nanos, cost: u64) -> (Option<u64>, Decision) {
+        fixed_window::decide(p, state, now, cost)
+    }
+}
+
+impl WordAlgorithm for Counter {
+    #[inline(always)]
+    fn admit(p: &Params, state: u64, now: Nanos, cost: u64) -> Option<u64> {
+        sliding_counter::decide(p, state, now, cost).0
+    }
+    #[inline]
+    fn decide(p: &Params, state: u64, now: Nanos, cost: u64) -> (Option<u64>, Decision) {
+        sliding_counter::decide(p, state, now, cost)
+    }
+}
+
 /// Largest limit [`Algorithm::SlidingWindowLog`] accepts: 65,535 timestamps
 /// (512 KiB) per key.
 pub const MAX_LOG_LIMIT: u32 = u16::MAX as u32;
@@ -133,8 +183,8 @@ impl Params {
         }
     }
 
-    /// Decides a request of `cost` (1 ..= max_cost) against a one-word state.
-    #[inline]
+    /// Decides a request of `cost` (1 ..= max_cost) against a one-word state,
+    /// dispatching on the algorithm (for cold paths: peek, snapshots, models).
     pub(crate) fn decide_word(&self, state: u64, now: Nanos, cost: u64) -> (Option<u64>, Decision) {
         match self.algorithm {
             Algorithm::TokenBucket | Algorithm::LeakyBucket => gcra::decide(self, state, now, cost),
@@ -167,6 +217,58 @@ impl Params {
             retry_after: 0,
             delay: 0,
             window: self.window,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    /// The split must not change a single answer: `admit` is `decide(..).0`, on
+    /// arbitrary (even corrupt) states, times and costs.
+    #[test]
+    fn admit_is_exactly_decides_state_change() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for (limit, period) in [(1, 2), (5, 1_000), (7, 999_983), (100, 60_000_000_000)] {
+            let q = Quota::new(limit, Duration::from_nanos(period)).unwrap();
+            let params: [Params; 3] = [
+                Params::new(Algorithm::TokenBucket, &q).unwrap(),
+                Params::new(Algorithm::FixedWindow, &q).unwrap(),
+                Params::new(Algorithm::SlidingWindowCounter, &q).unwrap(),
+            ];
+            for _ in 0..20_000 {
+                let (raw_state, raw_now, raw_cost) = (next(), next(), next());
+                let now = raw_now >> (raw_now % 64);
+                let state = if raw_state % 3 == 0 {
+                    now.wrapping_add(raw_state % 5_000)
+                } else {
+                    raw_state
+                };
+                let cost = 1 + raw_cost % u64::from(limit);
+                let p = &params[0];
+                assert_eq!(
+                    Gcra::admit(p, state, now, cost),
+                    Gcra::decide(p, state, now, cost).0
+                );
+                let p = &params[1];
+                assert_eq!(
+                    Fixed::admit(p, state, now, cost),
+                    Fixed::decide(p, state, now, cost).0
+                );
+                let p = &params[2];
+                assert_eq!(
+                    Counter::admit(p, state, now, cost),
+                    Counter::decide(p, state, now, cost).0
+                );
+            }
         }
     }
 }

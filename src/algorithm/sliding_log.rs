@@ -81,7 +81,7 @@ fn live<S: LogSlots + ?Sized>(slots: &S, l: u64, pos: u64, count: u64, cutoff: N
     // Find the number of newest entries with t > cutoff.
     let (mut lo, mut hi) = (0, count);
     while lo < hi {
-        let mid = lo + (hi - lo + 1) / 2;
+        let mid = lo + (hi - lo).div_ceil(2);
         if entry(slots, l, pos, mid) > cutoff {
             lo = mid;
         } else {
