@@ -15,6 +15,11 @@ pub enum BuildError {
     QuotaTooLargeForAlgorithm(Algorithm),
     /// A keyed limiter needs room for at least one key.
     ZeroCapacity,
+    /// The table for this capacity could not be allocated.
+    CapacityTooLarge(usize),
+    /// This algorithm is not yet available in the keyed limiter (only
+    /// [`Algorithm::SlidingWindowLog`], whose per-key log is not built yet).
+    NotKeyed(Algorithm),
 }
 
 impl fmt::Display for BuildError {
@@ -27,6 +32,8 @@ impl fmt::Display for BuildError {
                 write!(f, "the quota's limit is too large for {a:?} at this period")
             }
             Self::ZeroCapacity => write!(f, "capacity must be at least 1 key"),
+            Self::CapacityTooLarge(n) => write!(f, "cannot allocate a table for {n} keys"),
+            Self::NotKeyed(a) => write!(f, "{a:?} is not available keyed yet"),
         }
     }
 }

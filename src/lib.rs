@@ -60,6 +60,7 @@
 extern crate alloc;
 
 mod algorithm;
+mod backend;
 mod builder;
 mod cell;
 mod clock;
@@ -68,15 +69,20 @@ mod error;
 mod limiter;
 mod quota;
 mod sync;
+mod table;
 
 pub use algorithm::{Algorithm, MAX_LOG_LIMIT};
-pub use builder::DirectBuilder;
+pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY};
 #[cfg(feature = "std")]
 pub use clock::CoarseClock;
 pub use clock::{Clock, DefaultClock, ManualClock, Nanos};
 pub use decision::{Decision, HeaderValue, Headers};
 pub use error::{BuildError, InsufficientCapacity};
-pub use limiter::DirectLimiter;
+pub use limiter::{DirectLimiter, Limiter};
+pub use table::stats::Stats;
+pub use backend::{Backend, BackendError, StateStore, Transition};
+pub use table::memory::MemoryStore;
+pub use table::FullPolicy;
 pub use quota::{Quota, QuotaError, MAX_PERIOD};
 
 #[doc(hidden)]

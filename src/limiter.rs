@@ -1,7 +1,13 @@
 //! The public limiters.
 
 use crate::algorithm::{Algorithm, Counter, Fixed, Gcra, Params, WordAlgorithm};
-use crate::builder::DirectBuilder;
+use crate::builder::{DirectBuilder, LimiterBuilder};
+use crate::backend::{StateStore, Transition};
+use crate::table::memory::MemoryStore;
+use crate::table::stats::{Counters, Stats};
+#[allow(unused_imports)] // named in docs
+use crate::table::FullPolicy;
+use core::hash::Hash;
 use crate::cell::{LogCell, WordCell};
 use crate::clock::{Clock, DefaultClock, Nanos};
 use crate::decision::Decision;
@@ -157,5 +163,195 @@ impl<C: Clock> DirectLimiter<C> {
         let p = &self.params;
         let seen = cell.update(|state| A::admit(p, state, now, cost));
         A::decide(p, seen, now, cost).1
+    }
+}
+
+/// A limiter with one state per key: per user, per IP address, per API token.
+///
+/// Keys are any `K: Hash + ?Sized` (`str`, `[u8]`, integers, `IpAddr`, tuples),
+/// hashed with a seeded `ahash` (random seeds per limiter) into a fixed-capacity,
+/// lock-free table ([`MemoryStore`]). Memory is fixed at build (about 23.4 bytes per
+/// key of capacity) and never grows: keys whose state has expired are forgotten
+/// lazily, and when a new key finds its two candidate groups full of live keys the
+/// [`FullPolicy`] decides (evict the soonest-expiring, or deny).
+///
+/// `check` never blocks, never allocates and never takes a lock.
+///
+/// ```
+/// use ratecell::{Limiter, ManualClock, Quota};
+///
+/// let clock = ManualClock::new();
+/// let lim = Limiter::builder(Quota::per_minute(2)?)
+///     .capacity(10_000)
+///     .clock(clock.clone())
+///     .build()?;
+/// assert!(lim.check("alice").is_allowed());
+/// assert!(lim.check("alice").is_allowed());
+/// assert!(!lim.check("alice").is_allowed());
+/// assert!(lim.check("bob").is_allowed()); // every key has its own quota
+/// lim.reset("alice");
+/// assert!(lim.check("alice").is_allowed());
+/// assert_eq!(lim.stats().admitted, 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Limiter<C = DefaultClock, S = MemoryStore<C>> {
+    params: Params,
+    quota: Quota,
+    clock: C,
+    store: S,
+    counters: Counters,
+}
+
+impl<C, S: core::fmt::Debug> core::fmt::Debug for Limiter<C, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("quota", &self.quota)
+            .field("algorithm", &self.params.algorithm)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limiter {
+    /// Starts configuring a keyed limiter for `quota` (token bucket, default clock,
+    /// [`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY) keys).
+    pub fn builder(quota: Quota) -> LimiterBuilder<DefaultClock> {
+        LimiterBuilder::new(quota)
+    }
+}
+
+impl<C: Clock, S: StateStore> Limiter<C, S> {
+    pub(crate) fn from_parts(params: Params, quota: Quota, clock: C, store: S) -> Self {
+        Self {
+            params,
+            quota,
+            clock,
+            store,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Checks one request (cost 1) for `key` and consumes quota if it is allowed.
+    #[inline]
+    pub fn check<K: Hash + ?Sized>(&self, key: &K) -> Decision {
+        self.decide(key, self.clock.now(), 1)
+    }
+
+    /// Checks a request of cost `n` for `key`, all or nothing; see
+    /// [`DirectLimiter::check_n`].
+    #[inline]
+    pub fn check_n<K: Hash + ?Sized>(&self, key: &K, n: u32) -> Result<Decision, InsufficientCapacity> {
+        let cost = u64::from(n);
+        if cost > self.params.max_cost() {
+            return Err(InsufficientCapacity {
+                requested: n,
+                max: self.params.max_cost() as u32,
+            });
+        }
+        if n == 0 {
+            return Ok(self.peek(key));
+        }
+        Ok(self.decide(key, self.clock.now(), cost))
+    }
+
+    /// The decision `check(key)` would give now, without consuming anything (or
+    /// claiming room for a new key).
+    pub fn peek<K: Hash + ?Sized>(&self, key: &K) -> Decision {
+        let state = self.store.state(key).unwrap_or(0);
+        self.params.decide_word(state, self.clock.now(), 1).1
+    }
+
+    /// Forgets `key`: its full quota is available again, and its room is free.
+    pub fn reset<K: Hash + ?Sized>(&self, key: &K) {
+        self.store.forget(key);
+    }
+
+    /// Checks admitted and denied, and keys evicted, since build.
+    pub fn stats(&self) -> Stats {
+        self.counters.total()
+    }
+
+    /// The quota every key gets.
+    pub fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    /// The algorithm this limiter runs.
+    pub fn algorithm(&self) -> Algorithm {
+        self.params.algorithm
+    }
+
+    /// The limiter's clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The store holding the keys' states.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    #[inline]
+    fn decide<K: Hash + ?Sized>(&self, key: &K, now: Nanos, cost: u64) -> Decision {
+        let d = match self.params.algorithm {
+            Algorithm::TokenBucket | Algorithm::LeakyBucket => self.run::<Gcra, K>(key, now, cost),
+            Algorithm::FixedWindow => self.run::<Fixed, K>(key, now, cost),
+            Algorithm::SlidingWindowCounter => self.run::<Counter, K>(key, now, cost),
+            // The builder refuses the log for keyed limiters.
+            _ => self.params.blank_decision(false),
+        };
+        self.counters.count(d.allowed);
+        d
+    }
+
+    #[inline(always)]
+    fn run<A: WordAlgorithm, K: Hash + ?Sized>(&self, key: &K, now: Nanos, cost: u64) -> Decision {
+        let p = &self.params;
+        let expires = |s| A::expires_at(p, s);
+        match self.store.transition(key, now, expires, |s| A::admit(p, s, now, cost)) {
+            Transition::Ran { seen, evicted } => {
+                if evicted > 0 {
+                    self.counters.evicted(evicted);
+                }
+                A::decide(p, seen, now, cost).1
+            }
+            Transition::Full { free_at } => {
+                let mut d = p.blank_decision(false);
+                d.retry_after = free_at.saturating_sub(now).max(1);
+                d.reset_after = d.retry_after;
+                d
+            }
+        }
+    }
+}
+
+impl<C: Clock> Limiter<C, MemoryStore<C>> {
+    /// Keys with live state right now (an O(capacity) scan; approximate while
+    /// other threads check).
+    pub fn len(&self) -> usize {
+        let p = &self.params;
+        self.store.table().live(self.clock.now(), |s| p.word_expires_at(s))
+    }
+
+    /// Whether no key has live state.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every key whose state has expired (they are otherwise reclaimed
+    /// lazily, by the next new key that needs the room); returns how many.
+    pub fn purge_expired(&self) -> usize {
+        let p = &self.params;
+        self.store.table().purge_expired(self.clock.now(), |s| p.word_expires_at(s))
+    }
+
+    /// The number of live keys the limiter was built to hold.
+    pub fn capacity(&self) -> usize {
+        self.store.capacity()
+    }
+
+    /// Bytes the limiter allocated (table and counters); fixed at build.
+    pub fn memory_bytes(&self) -> usize {
+        self.store.memory_bytes() + self.counters.bytes() + core::mem::size_of::<Self>()
     }
 }

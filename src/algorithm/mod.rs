@@ -65,6 +65,8 @@ impl Algorithm {
 pub(crate) trait WordAlgorithm {
     fn admit(p: &Params, state: u64, now: Nanos, cost: u64) -> Option<u64>;
     fn decide(p: &Params, state: u64, now: Nanos, cost: u64) -> (Option<u64>, Decision);
+    /// The first moment the state means the same as no state at all.
+    fn expires_at(p: &Params, state: u64) -> Nanos;
 }
 
 /// Token bucket and leaky bucket ([`gcra`]).
@@ -83,6 +85,10 @@ impl WordAlgorithm for Gcra {
     fn decide(p: &Params, state: u64, now: Nanos, cost: u64) -> (Option<u64>, Decision) {
         gcra::decide(p, state, now, cost)
     }
+    #[inline]
+    fn expires_at(_: &Params, state: u64) -> Nanos {
+        state
+    }
 }
 
 impl WordAlgorithm for Fixed {
@@ -94,6 +100,10 @@ impl WordAlgorithm for Fixed {
     fn decide(p: &Params, state: u64, now: Nanos, cost: u64) -> (Option<u64>, Decision) {
         fixed_window::decide(p, state, now, cost)
     }
+    #[inline]
+    fn expires_at(p: &Params, state: u64) -> Nanos {
+        fixed_window::expires_at(p, state)
+    }
 }
 
 impl WordAlgorithm for Counter {
@@ -104,6 +114,10 @@ impl WordAlgorithm for Counter {
     #[inline]
     fn decide(p: &Params, state: u64, now: Nanos, cost: u64) -> (Option<u64>, Decision) {
         sliding_counter::decide(p, state, now, cost)
+    }
+    #[inline]
+    fn expires_at(p: &Params, state: u64) -> Nanos {
+        sliding_counter::expires_at(p, state)
     }
 }
 

@@ -1,0 +1,573 @@
+//! The keyed table: a fixed array of 128-bit slots, open-addressed in groups.
+//!
+//! # Layout
+//!
+//! Slots are grouped eight to a 128-byte group (two adjacent cache lines, which
+//! the adjacent-line prefetcher fetches together). A key hashes (seeded `ahash`,
+//! random per table) to a 56-bit tag and to two candidate groups; it lives in one
+//! slot of one of them. Memory is `groups × 128` bytes, fixed at build: nothing
+//! ever allocates afterwards, whatever keys arrive. A flood of new keys can only
+//! displace other keys, never grow the table, and since probing never leaves a key's
+//! two groups, crafted collisions can hurt those two groups at most.
+//!
+//! Identity: the 56-bit tag plus the group the slot is in (at least 512 groups,
+//! log2 of the count at 1M keys is 18) decide identity: about 70 bits at 1M keys,
+//! so two live keys share a slot with probability far below 1e-9.
+//!
+//! # Slot state machine
+//!
+//! A slot word is `(tag, version, pending, state)` ([`slot`]). Every transition is
+//! one compare-exchange of the whole 128-bit word, so identity and state always
+//! change together:
+//!
+//! ```text
+//!                  claim (K's tag, state 0)               confirm
+//!   Empty / Dead ---------------------------> Pending(K) ----------> Owned(K, s)
+//!      ^   ^                                    |                     |  |  ^
+//!      |   +------------ release / kill --------+                     |  +--+ update (check)
+//!      |                                                              |
+//!      +------ remove (reset) / purge (expired) ----------------------+
+//!   Owned(V, s) with s expired is Dead: claimable like Empty.
+//!   Owned(V, s) live may be claimed as a victim (eviction) when both groups are full.
+//! ```
+//!
+//! *Dead* is not a separate word: a slot whose state has expired (as the
+//! algorithm defines it) means exactly what an empty slot means, and is reclaimed
+//! lazily by the next claim.
+//!
+//! The only delicate transition is the claim, because a key must never own two
+//! slots: two threads checking the same new key at once, or one claiming an empty
+//! slot while another claims a different slot that just expired, would otherwise
+//! create two cells and lose updates. Claims are therefore *pending* until
+//! resolved: after claiming, a thread scans the key's other candidate slots with
+//! read-modify-write reads (so that of two claimants at least one sees the other,
+//! as in Dekker's protocol) and
+//!
+//! * if the key is already confirmed elsewhere, releases its claim;
+//! * if another pending claim of the key sits earlier in the key's candidate
+//!   order, releases its claim (the earlier one wins);
+//! * if one sits later, kills it (its owner will find out and retry);
+//! * otherwise confirms its claim.
+//!
+//! A thread that finds the key pending (no confirmed slot) runs the same
+//! resolution itself instead of waiting, so no thread ever waits for another:
+//! every retry means another thread's transition succeeded (lock-free). The version
+//! in the slot word makes a stale copy of a pending slot useless once the slot has
+//! changed hands (ABA).
+
+pub(crate) mod memory;
+pub(crate) mod slot;
+pub(crate) mod stats;
+
+use crate::clock::Nanos;
+use crate::sync::{AtomicU128, Ordering};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::hash::Hash;
+use slot::{tag_of, Slot};
+
+/// Slots per group: a group is two cache lines. Loom models use two slots, which
+/// keeps their state spaces small without changing any protocol step.
+pub(crate) const GROUP_SLOTS: usize = if cfg!(loom) { 2 } else { 8 };
+
+/// Slots per key of capacity. Measured with two-choice placement into groups of
+/// eight: at 1.46 slots per key, a full table of 1M keys needed no eviction in the
+/// trials we ran (and 23.4 bytes per key).
+const SLOTS_PER_KEY_X100: usize = 146;
+
+/// Fewest groups: keeps at least 9 group bits in every key's identity.
+const MIN_GROUPS: usize = if cfg!(loom) { 1 } else { 512 };
+
+/// What to do when a new key's two groups are full of live keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FullPolicy {
+    /// Evict the live key whose state expires soonest (it has the least left to
+    /// enforce) and count it in [`Stats::evicted`](crate::Stats::evicted).
+    #[default]
+    EvictSoonestExpiring,
+    /// Deny the new key until a slot frees up; existing keys are never displaced.
+    Deny,
+}
+
+#[cfg_attr(not(loom), repr(align(128)))]
+pub(crate) struct Group {
+    slots: [AtomicU128; GROUP_SLOTS],
+}
+
+impl Group {
+    fn new() -> Self {
+        Self {
+            slots: core::array::from_fn(|_| AtomicU128::new(0)),
+        }
+    }
+}
+
+/// Where a key may live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Probe {
+    pub tag: u64,
+    /// Two candidate groups (the same one twice only in a one-group table).
+    pub groups: [usize; 2],
+}
+
+/// How an update ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The admission ran against `seen` (and installed its answer, if any).
+    Ran { seen: u64, evicted: u32 },
+    /// Both groups are full of live keys and the policy is `Deny`; a slot frees up
+    /// at `free_at` at the latest.
+    Full { free_at: Nanos },
+}
+
+pub(crate) struct Table {
+    groups: Box<[Group]>,
+    hasher: ahash::RandomState,
+}
+
+/// murmur3's finalizer: a bijective mix, so the second group index is an
+/// independent-looking function of the same 64-bit hash.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// `h` mapped onto `0..n` by multiply-shift (no power-of-two rounding, so memory
+/// follows the requested capacity closely).
+fn reduce(h: u64, n: usize) -> usize {
+    ((u128::from(h) * n as u128) >> 64) as usize
+}
+
+impl Table {
+    /// Room for `capacity` live keys; `None` if that memory cannot be had.
+    pub(crate) fn new(capacity: usize, seeds: [u64; 4]) -> Option<Self> {
+        let slots = capacity.checked_mul(SLOTS_PER_KEY_X100)? / 100;
+        Self::with_groups(slots.div_ceil(GROUP_SLOTS).max(MIN_GROUPS), seeds)
+    }
+
+    pub(crate) fn with_groups(groups: usize, seeds: [u64; 4]) -> Option<Self> {
+        let count = groups.max(1);
+        let mut v: Vec<Group> = Vec::new();
+        // Fallible: an absurd capacity is a typed error, not an abort.
+        v.try_reserve_exact(count).ok()?;
+        v.extend((0..count).map(|_| Group::new()));
+        Some(Self {
+            groups: v.into_boxed_slice(),
+            hasher: ahash::RandomState::with_seeds(seeds[0], seeds[1], seeds[2], seeds[3]),
+        })
+    }
+
+    pub(crate) fn slot_count(&self) -> usize {
+        self.groups.len() * GROUP_SLOTS
+    }
+
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.groups.len() * core::mem::size_of::<Group>()
+    }
+
+    #[inline]
+    pub(crate) fn probe<K: Hash + ?Sized>(&self, key: &K) -> Probe {
+        let h = self.hasher.hash_one(key);
+        self.probe_hash(h)
+    }
+
+    #[inline]
+    pub(crate) fn probe_hash(&self, h: u64) -> Probe {
+        let n = self.groups.len();
+        let a = reduce(h, n);
+        let mut b = reduce(mix(h), n);
+        if b == a && n > 1 {
+            b = if a + 1 == n { 0 } else { a + 1 };
+        }
+        Probe {
+            tag: tag_of(h),
+            groups: [a, b],
+        }
+    }
+
+    #[inline]
+    fn cell(&self, idx: usize) -> &AtomicU128 {
+        &self.groups[idx / GROUP_SLOTS].slots[idx % GROUP_SLOTS]
+    }
+
+    /// The key's candidate slots, in its fixed order (the order decides which of
+    /// two pending claims wins).
+    #[inline]
+    fn candidates(&self, p: &Probe) -> impl Iterator<Item = usize> {
+        let second = (p.groups[1] != p.groups[0]).then_some(p.groups[1]);
+        core::iter::once(p.groups[0])
+            .chain(second)
+            .flat_map(|g| (0..GROUP_SLOTS).map(move |i| g * GROUP_SLOTS + i))
+    }
+
+    #[inline]
+    fn load(&self, idx: usize) -> Slot {
+        // Acquire: a slot claimed or confirmed by another thread is seen with
+        // everything that thread did before (its resolution scan).
+        Slot(self.cell(idx).load(Ordering::Acquire))
+    }
+
+    #[inline]
+    fn cas(&self, idx: usize, from: Slot, to: Slot) -> Result<(), Slot> {
+        // AcqRel: every transition both publishes (claims, confirmations) and
+        // depends on (resolution, retries) what other threads did to the key.
+        self.cell(idx)
+            .compare_exchange(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(Slot)
+    }
+
+    /// The slot's latest value, read by a read-modify-write (a compare-exchange
+    /// that writes back what it read). Claims and resolution scans must be ordered
+    /// like Dekker's protocol (each claimant sees the other's claim), which plain
+    /// acquire loads do not guarantee; RMWs on one location are totally ordered.
+    fn load_latest(&self, idx: usize) -> Slot {
+        let mut s = self.load(idx);
+        loop {
+            match self.cas(idx, s, s) {
+                Ok(()) => return s,
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// The key's confirmed slot, helping any pending claim of it to a resolution
+    /// first. `None`: the key owns no slot.
+    fn find(&self, p: &Probe) -> Option<(usize, Slot)> {
+        'again: loop {
+            let mut pending = None;
+            for idx in self.candidates(p) {
+                let s = self.load(idx);
+                if s.tag() == p.tag {
+                    if !s.is_pending() {
+                        return Some((idx, s));
+                    }
+                    pending.get_or_insert((idx, s));
+                }
+            }
+            match pending {
+                None => return None,
+                Some((idx, s)) => {
+                    self.resolve(p, idx, s);
+                    continue 'again;
+                }
+            }
+        }
+    }
+
+    /// Decides the pending claim `mine` at `mine_idx` (see the module docs).
+    fn resolve(&self, p: &Probe, mine_idx: usize, mine: Slot) {
+        // Candidates before ours in the key's order beat ours; those after lose.
+        let mut before_mine = true;
+        for idx in self.candidates(p) {
+            if idx == mine_idx {
+                before_mine = false;
+                continue;
+            }
+            loop {
+                let other = self.load_latest(idx);
+                if other.tag() != p.tag {
+                    break;
+                }
+                if !other.is_pending() || before_mine {
+                    // Confirmed elsewhere, or an earlier claim wins: give ours up.
+                    // (A failure means someone already decided it.)
+                    let _ = self.cas(mine_idx, mine, mine.emptied());
+                    return;
+                }
+                // A later pending claim of the same key loses to ours.
+                if self.cas(idx, other, other.emptied()).is_ok() {
+                    break;
+                }
+            }
+        }
+        // A failure: killed by an earlier claim, or confirmed by a helper.
+        let _ = self.cas(mine_idx, mine, mine.confirmed());
+    }
+
+    /// Runs `admit` against the key's state (0 if it has none) until its answer is
+    /// installed; claims a slot for a new key (never for one `admit` denies).
+    #[inline]
+    pub(crate) fn update<E, A>(
+        &self,
+        p: &Probe,
+        now: Nanos,
+        policy: FullPolicy,
+        expires: E,
+        admit: A,
+    ) -> Outcome
+    where
+        E: Fn(u64) -> Nanos,
+        A: Fn(u64) -> Option<u64>,
+    {
+        let mut evicted = 0;
+        'again: loop {
+            if let Some((idx, mut cur)) = self.find(p) {
+                loop {
+                    let Some(next) = admit(cur.state()) else {
+                        return Outcome::Ran { seen: cur.state(), evicted };
+                    };
+                    match self.cas(idx, cur, cur.with_state(next)) {
+                        Ok(()) => return Outcome::Ran { seen: cur.state(), evicted },
+                        // Same owner, same claim: only the state moved; go again.
+                        Err(now) if now.meta() == cur.meta() => cur = now,
+                        Err(_) => continue 'again,
+                    }
+                }
+            }
+            if admit(0).is_none() {
+                // A new key that would be denied anyway takes no slot.
+                return Outcome::Ran { seen: 0, evicted };
+            }
+            match self.choose_slot(p, now, policy, &expires) {
+                Choice::Slot(idx, old, victim) => {
+                    let claim = old.claimed_by(p.tag);
+                    if self.cas(idx, old, claim).is_ok() {
+                        evicted += u32::from(victim);
+                        self.resolve(p, idx, claim);
+                    }
+                }
+                Choice::Full(free_at) => return Outcome::Full { free_at },
+                Choice::Busy => {}
+            }
+        }
+    }
+
+    /// A slot for a new key: a free one in the less loaded candidate group, else
+    /// (under `EvictSoonestExpiring`) the live key that expires soonest.
+    ///
+    /// A confirmed slot whose state is still 0 belongs to a key whose owner is
+    /// about to make its first admission; it looks expired but is not free (else
+    /// two new keys could keep taking each other's slots), and it is evicted only
+    /// as a last resort. Pending claims are never touched.
+    fn choose_slot<E: Fn(u64) -> Nanos>(
+        &self,
+        p: &Probe,
+        now: Nanos,
+        policy: FullPolicy,
+        expires: &E,
+    ) -> Choice {
+        let mut live = [0usize; 2];
+        let mut free: [Option<(usize, Slot)>; 2] = [None, None];
+        let mut victim: Option<(usize, Slot, Nanos)> = None;
+        let mut fresh: Option<(usize, Slot)> = None;
+        for idx in self.candidates(p) {
+            let g = usize::from(idx / GROUP_SLOTS != p.groups[0]);
+            let s = self.load(idx);
+            if s.tag() == p.tag {
+                // The key appeared since `find` looked: go back and use it.
+                return Choice::Busy;
+            }
+            if !s.is_owned() {
+                free[g].get_or_insert((idx, s));
+                continue;
+            }
+            if s.is_pending() {
+                live[g] += 1;
+                continue;
+            }
+            if s.state() == 0 {
+                live[g] += 1;
+                fresh.get_or_insert((idx, s));
+                continue;
+            }
+            let until = expires(s.state());
+            if until <= now {
+                free[g].get_or_insert((idx, s));
+            } else {
+                live[g] += 1;
+                if victim.is_none_or(|(_, _, v)| until < v) {
+                    victim = Some((idx, s, until));
+                }
+            }
+        }
+        let preferred = usize::from(live[1] < live[0]);
+        if let Some((idx, s)) = free[preferred].or(free[1 - preferred]) {
+            return Choice::Slot(idx, s, false);
+        }
+        match policy {
+            FullPolicy::EvictSoonestExpiring => {
+                if let Some((idx, s)) = victim.map(|(i, s, _)| (i, s)).or(fresh) {
+                    return Choice::Slot(idx, s, true);
+                }
+                // Every candidate is a pending claim of another key: answer "full
+                // for now" rather than wait for those threads.
+                Choice::Full(now)
+            }
+            FullPolicy::Deny => Choice::Full(victim.map_or(now, |(_, _, until)| until)),
+        }
+    }
+
+    /// The key's state (0 if none), without changing anything.
+    pub(crate) fn get(&self, p: &Probe) -> Option<u64> {
+        self.find(p).map(|(_, s)| s.state())
+    }
+
+    /// Forgets the key. Whether it owned a slot.
+    pub(crate) fn remove(&self, p: &Probe) -> bool {
+        loop {
+            let Some((idx, s)) = self.find(p) else {
+                return false;
+            };
+            if self.cas(idx, s, s.emptied()).is_ok() {
+                return true;
+            }
+        }
+    }
+
+    /// Empties every slot whose state has expired; returns how many.
+    pub(crate) fn purge_expired<E: Fn(u64) -> Nanos>(&self, now: Nanos, expires: E) -> usize {
+        let mut purged = 0;
+        for idx in 0..self.slot_count() {
+            let s = self.load(idx);
+            if s.is_owned() && !s.is_pending() && expires(s.state()) <= now && self.cas(idx, s, s.emptied()).is_ok() {
+                purged += 1;
+            }
+        }
+        purged
+    }
+
+    /// Live keys: owned, unexpired slots (an O(slots) scan).
+    pub(crate) fn live<E: Fn(u64) -> Nanos>(&self, now: Nanos, expires: E) -> usize {
+        (0..self.slot_count())
+            .map(|idx| self.load(idx))
+            .filter(|s| s.is_owned() && (s.is_pending() || expires(s.state()) > now))
+            .count()
+    }
+
+    /// Empties every slot.
+    pub(crate) fn clear(&self) {
+        for idx in 0..self.slot_count() {
+            let mut s = self.load(idx);
+            while s.is_owned() {
+                match self.cas(idx, s, s.emptied()) {
+                    Ok(()) => break,
+                    Err(now) => s = now,
+                }
+            }
+        }
+    }
+
+    /// Every confirmed key: (slot index, tag, state). For snapshots.
+    #[allow(dead_code)]
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (usize, Slot)> + '_ {
+        (0..self.slot_count()).filter_map(|idx| {
+            let s = self.load(idx);
+            (s.is_owned() && !s.is_pending()).then_some((idx, s))
+        })
+    }
+}
+
+enum Choice {
+    Slot(usize, Slot, bool),
+    Full(Nanos),
+    Busy,
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    const SEEDS: [u64; 4] = [1, 2, 3, 4];
+
+    /// A state word that is simply its expiry time (like GCRA's TAT).
+    fn expires(s: u64) -> Nanos {
+        s
+    }
+
+    fn owners(t: &Table, p: &Probe) -> usize {
+        t.candidates(p).filter(|&i| t.load(i).tag() == p.tag).count()
+    }
+
+    #[test]
+    fn a_full_group_evicts_exactly_the_soonest_expiring_key() {
+        let t = Table::with_groups(1, SEEDS).unwrap();
+        let probes: Vec<Probe> = (0..9u64).map(|k| t.probe(&k)).collect();
+        // Eight keys expiring at 100, 90, ..., 30; key 3 expires soonest but one:
+        // give key 5 the soonest (10).
+        for (k, p) in probes[..8].iter().enumerate() {
+            let until = if k == 5 { 10 } else { 100 - 10 * k as u64 };
+            let out = t.update(p, 0, FullPolicy::EvictSoonestExpiring, expires, |_| Some(until));
+            assert_eq!(out, Outcome::Ran { seen: 0, evicted: 0 });
+        }
+        let out = t.update(&probes[8], 5, FullPolicy::EvictSoonestExpiring, expires, |_| Some(500));
+        assert_eq!(out, Outcome::Ran { seen: 0, evicted: 1 });
+        for (k, p) in probes.iter().enumerate() {
+            assert_eq!(t.get(p).is_some(), k != 5, "key {k}");
+            assert!(owners(&t, p) <= 1);
+        }
+        // Under Deny, the ninth key is refused with the time a slot frees up.
+        let t2 = Table::with_groups(1, SEEDS).unwrap();
+        for p in &probes[..8] {
+            t2.update(p, 0, FullPolicy::Deny, expires, |_| Some(50));
+        }
+        assert_eq!(
+            t2.update(&probes[8], 5, FullPolicy::Deny, expires, |_| Some(500)),
+            Outcome::Full { free_at: 50 }
+        );
+        // ... and admitted once the states expire, reusing a dead slot.
+        assert_eq!(
+            t2.update(&probes[8], 50, FullPolicy::Deny, expires, |_| Some(500)),
+            Outcome::Ran { seen: 0, evicted: 0 }
+        );
+        assert_eq!(t2.purge_expired(50, expires), 7);
+    }
+
+    #[test]
+    fn a_denied_new_key_takes_no_slot() {
+        let t = Table::with_groups(1, SEEDS).unwrap();
+        let p = t.probe("k");
+        assert_eq!(t.update(&p, 0, FullPolicy::Deny, expires, |_| None), Outcome::Ran { seen: 0, evicted: 0 });
+        assert_eq!(t.get(&p), None);
+        assert_eq!(t.live(0, expires), 0);
+    }
+
+    #[test]
+    fn probes_use_two_distinct_groups_and_64_bits_of_identity() {
+        let t = Table::new(1_000_000, SEEDS).unwrap();
+        assert!(t.slot_count() >= 1_460_000 && t.slot_count() < 1_460_000 + 8);
+        for k in 0..10_000u32 {
+            let p = t.probe(&k);
+            assert_ne!(p.groups[0], p.groups[1]);
+            assert_ne!(p.tag, 0);
+        }
+        // Same seeds, same probes; other seeds, other probes.
+        let again = Table::with_groups(t.groups.len(), SEEDS).unwrap();
+        let other = Table::with_groups(t.groups.len(), [9, 9, 9, 9]).unwrap();
+        assert_eq!(t.probe("x"), again.probe("x"));
+        assert_ne!(t.probe("x"), other.probe("x"));
+    }
+
+    #[test]
+    fn a_pending_claim_left_behind_is_resolved_by_the_next_visitor() {
+        // A thread that claimed a slot and stalled before resolving must not block
+        // anyone: the next thread to look resolves the claim itself.
+        let t = Table::with_groups(2, SEEDS).unwrap();
+        let p = t.probe("stalled");
+        let idx = p.groups[1] * GROUP_SLOTS + 3;
+        let claim = t.load(idx).claimed_by(p.tag);
+        t.cas(idx, t.load(idx), claim).unwrap();
+        let out = t.update(&p, 0, FullPolicy::Deny, expires, |s| Some(s + 7));
+        assert_eq!(out, Outcome::Ran { seen: 0, evicted: 0 });
+        assert_eq!(owners(&t, &p), 1);
+        assert_eq!(t.get(&p), Some(7));
+        // Two stalled claims of one key: the earlier candidate wins, the later dies.
+        let q = t.probe("twice");
+        let (a, b) = (q.groups[0] * GROUP_SLOTS + 5, q.groups[1] * GROUP_SLOTS + 1);
+        for idx in [b, a] {
+            let claim = t.load(idx).claimed_by(q.tag);
+            t.cas(idx, t.load(idx), claim).unwrap();
+        }
+        assert_eq!(t.get(&q), Some(0));
+        assert_eq!(owners(&t, &q), 1);
+        assert_eq!(t.load(a).tag(), q.tag);
+        assert!(!t.load(a).is_pending());
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests;

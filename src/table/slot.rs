@@ -1,0 +1,105 @@
+//! The 128-bit slot word: who owns a slot, and the owner's state.
+//!
+//! ```text
+//!  127                         72 71      65  64 63                        0
+//! +-----------------------------+----------+---+---------------------------+
+//! | tag (56 bits, 0 = no owner) | version 7| P | state (64 bits)           |
+//! +-----------------------------+----------+---+---------------------------+
+//! ```
+//!
+//! `P` marks a *pending* claim (see the table's state machine). The version is
+//! bumped by every change of owner, so a thread holding a stale copy of a slot can
+//! never make a compare-exchange succeed against a slot that changed hands and came
+//! back (ABA) unless 128 ownership changes happened in between.
+
+/// Bits of key hash stored in a slot; the group index supplies the rest.
+pub(crate) const TAG_BITS: u32 = 56;
+const PENDING: u64 = 1;
+const VERSION_MASK: u64 = 0xFE;
+
+/// A slot's value, unpacked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot(pub u128);
+
+impl Slot {
+    pub(crate) fn meta(self) -> u64 {
+        (self.0 >> 64) as u64
+    }
+
+    pub(crate) fn state(self) -> u64 {
+        self.0 as u64
+    }
+
+    pub(crate) fn tag(self) -> u64 {
+        self.meta() >> (64 - TAG_BITS)
+    }
+
+    pub(crate) fn is_owned(self) -> bool {
+        self.tag() != 0
+    }
+
+    pub(crate) fn is_pending(self) -> bool {
+        self.is_owned() && self.meta() & PENDING != 0
+    }
+
+    fn next_version(self) -> u64 {
+        (self.meta().wrapping_add(2)) & VERSION_MASK
+    }
+
+    fn with(meta: u64, state: u64) -> Self {
+        Slot(u128::from(meta) << 64 | u128::from(state))
+    }
+
+    /// The same owner with a new state.
+    pub(crate) fn with_state(self, state: u64) -> Self {
+        Self::with(self.meta(), state)
+    }
+
+    /// A pending claim of this slot by `tag`, replacing whatever was here.
+    pub(crate) fn claimed_by(self, tag: u64) -> Self {
+        Self::with(tag << (64 - TAG_BITS) | self.next_version() | PENDING, 0)
+    }
+
+    /// This pending claim, confirmed (state: none yet).
+    pub(crate) fn confirmed(self) -> Self {
+        Self::with(self.meta() & !PENDING, 0)
+    }
+
+    /// No owner (the version moves on).
+    pub(crate) fn emptied(self) -> Self {
+        Self::with(self.next_version(), 0)
+    }
+}
+
+/// The slot tag of a 64-bit key hash: its low 56 bits, never 0.
+pub(crate) fn tag_of(hash: u64) -> u64 {
+    (hash & ((1 << (TAG_BITS - 1)) - 1)) | 1 << (TAG_BITS - 1)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_keep_their_meaning() {
+        let empty = Slot(0);
+        assert!(!empty.is_owned() && !empty.is_pending());
+        let t = tag_of(0xDEAD_BEEF_0000_0000);
+        assert_ne!(t, 0);
+        let claim = empty.claimed_by(t);
+        assert!(claim.is_pending() && claim.tag() == t);
+        let conf = claim.confirmed();
+        assert!(conf.tag() == t && !conf.is_pending());
+        let upd = conf.with_state(42);
+        assert_eq!((upd.tag(), upd.state()), (t, 42));
+        let gone = upd.emptied();
+        assert!(!gone.is_owned());
+        assert_ne!(gone, empty, "the version moved on");
+        // 127 changes of owner later the version still differs from the start.
+        let mut s = empty;
+        for _ in 0..127 {
+            s = s.claimed_by(t).emptied();
+            assert!(s.0 != claim.0);
+        }
+    }
+}
