@@ -38,14 +38,14 @@ use crossbeam_utils::CachePadded;
 /// ```
 #[derive(Debug)]
 pub struct DirectLimiter<C = DefaultClock> {
-    params: Params,
-    quota: Quota,
-    clock: C,
-    cell: DirectCell,
+    pub(crate) params: Params,
+    pub(crate) quota: Quota,
+    pub(crate) clock: C,
+    pub(crate) cell: DirectCell,
 }
 
 #[derive(Debug)]
-enum DirectCell {
+pub(crate) enum DirectCell {
     // Padded: a limiter is usually shared by every worker thread, and its word
     // should not share a cache line with whatever the allocator put next to it.
     Word(CachePadded<WordCell>),
@@ -195,10 +195,10 @@ impl<C: Clock> DirectLimiter<C> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Limiter<C = DefaultClock, S = MemoryStore<C>> {
-    params: Params,
-    quota: Quota,
-    clock: C,
-    store: S,
+    pub(crate) params: Params,
+    pub(crate) quota: Quota,
+    pub(crate) clock: C,
+    pub(crate) store: S,
     counters: Counters,
 }
 

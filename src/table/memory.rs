@@ -99,6 +99,16 @@ impl<C: Clock> MemoryStore<C> {
         &self.table
     }
 
+    /// Swaps in another table (restoring a snapshot needs `&mut`, so no thread is
+    /// checking meanwhile); returns the old one.
+    pub(crate) fn replace_table(&mut self, table: Table) -> Table {
+        core::mem::replace(&mut self.table, table)
+    }
+
+    pub(crate) fn full_policy(&self) -> FullPolicy {
+        self.policy
+    }
+
     /// Key-value entries: value in the low half, expiry (whole seconds, `NEVER`
     /// for none) in the high half. A zero word is no entry.
     fn entry_expires(word: u64) -> Nanos {

@@ -124,6 +124,7 @@ pub(crate) enum Outcome {
 pub(crate) struct Table {
     groups: Box<[Group]>,
     hasher: ahash::RandomState,
+    seeds: [u64; 4],
 }
 
 /// murmur3's finalizer: a bijective mix, so the second group index is an
@@ -158,7 +159,30 @@ impl Table {
         Some(Self {
             groups: v.into_boxed_slice(),
             hasher: ahash::RandomState::with_seeds(seeds[0], seeds[1], seeds[2], seeds[3]),
+            seeds,
         })
+    }
+
+    /// The hash seeds (snapshots carry them: a restored table must hash alike).
+    pub(crate) fn seeds(&self) -> [u64; 4] {
+        self.seeds
+    }
+
+    pub(crate) fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The raw 128-bit word of slot `idx` (snapshots).
+    pub(crate) fn slot_word(&self, idx: usize) -> u128 {
+        self.load(idx).0
+    }
+
+    /// Writes slot `idx` directly. Only for a table no other thread can see yet
+    /// (restoring a snapshot into a fresh table before it is installed).
+    pub(crate) fn install(&self, idx: usize, word: u128) {
+        // Release: the table is published to other threads after this, by a
+        // synchronizing handover (a `&mut` swap), so any ordering would do.
+        self.cell(idx).store(word, Ordering::Release);
     }
 
     pub(crate) fn slot_count(&self) -> usize {
