@@ -5,7 +5,9 @@
 //! fixed-capacity table; the keyed [`Limiter`](crate::Limiter) is generic over its
 //! `StateStore` (monomorphized: no `dyn` on the hot path).
 
+use crate::algorithm::Params;
 use crate::clock::Nanos;
+use crate::decision::Decision;
 use core::fmt;
 use core::hash::Hash;
 use core::time::Duration;
@@ -49,7 +51,12 @@ pub trait Backend: Send + Sync {
 
     /// Stores `value` under `key`, replacing any value; it expires after `ttl`
     /// (`None`: never).
-    fn set<K: Hash + ?Sized>(&self, key: &K, value: u64, ttl: Option<Duration>) -> Result<(), BackendError>;
+    fn set<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        value: u64,
+        ttl: Option<Duration>,
+    ) -> Result<(), BackendError>;
 
     /// Removes `key`; whether it had a live value.
     fn delete<K: Hash + ?Sized>(&self, key: &K) -> Result<bool, BackendError>;
@@ -63,7 +70,12 @@ pub trait Backend: Send + Sync {
     /// returns the new value. A key created by the increment expires after `ttl`;
     /// an existing key keeps its expiry (like Redis `INCRBY` with `EXPIRE ... NX`,
     /// which is what a fixed-window counter needs).
-    fn increment<K: Hash + ?Sized>(&self, key: &K, by: u64, ttl: Option<Duration>) -> Result<u64, BackendError>;
+    fn increment<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        by: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, BackendError>;
 
     /// Removes every key.
     fn clear(&self) -> Result<(), BackendError>;
@@ -109,4 +121,28 @@ pub trait StateStore: Send + Sync {
 
     /// Forgets the key; whether it had a state.
     fn forget<K: Hash + ?Sized>(&self, key: &K) -> bool;
+
+    /// Runs a sliding-window-log check, for stores that keep a log per key: the
+    /// decision and how many live keys were evicted to make room (`None`: this
+    /// store keeps no logs, and the builder refuses the algorithm).
+    #[doc(hidden)]
+    fn log_check<K: Hash + ?Sized>(&self, _key: &K, _op: LogOp<'_>) -> Option<(Decision, u32)> {
+        None
+    }
+
+    /// The largest limit whose per-key log this store holds (0: none).
+    #[doc(hidden)]
+    fn log_limit(&self) -> u64 {
+        0
+    }
+}
+
+/// A sliding-window-log check handed to a store (opaque outside the crate).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct LogOp<'a> {
+    pub(crate) params: &'a Params,
+    pub(crate) now: Nanos,
+    pub(crate) cost: u64,
+    pub(crate) commit: bool,
 }

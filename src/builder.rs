@@ -1,13 +1,13 @@
 //! Builders: configuration is checked once, at `build`, into typed errors.
 
 use crate::algorithm::{Algorithm, Params};
+use crate::backend::StateStore;
 use crate::clock::{Clock, DefaultClock};
 use crate::error::BuildError;
 use crate::limiter::{DirectLimiter, Limiter};
-use crate::backend::StateStore;
+use crate::quota::Quota;
 use crate::table::memory::MemoryStore;
 use crate::table::FullPolicy;
-use crate::quota::Quota;
 
 /// Configures a [`DirectLimiter`]; made by [`DirectLimiter::builder`].
 #[derive(Clone, Debug)]
@@ -133,7 +133,12 @@ impl<C: Clock + Clone> LimiterBuilder<C> {
     /// Validates the configuration, allocates the table and builds the limiter.
     pub fn build(self) -> Result<Limiter<C>, BuildError> {
         let seeds = self.seeds.unwrap_or_else(random_seeds);
-        let store = MemoryStore::from_parts(self.capacity, self.clock.clone(), self.policy, seeds)?;
+        let params = Params::new(self.algorithm, &self.quota)?;
+        let mut store =
+            MemoryStore::from_parts(self.capacity, self.clock.clone(), self.policy, seeds)?;
+        if params.algorithm == Algorithm::SlidingWindowLog {
+            store = store.with_logs(params.limit)?;
+        }
         self.build_on(store)
     }
 }
@@ -143,7 +148,7 @@ impl<C: Clock> LimiterBuilder<C> {
     /// then the store's business).
     pub fn build_on<S: StateStore>(self, store: S) -> Result<Limiter<C, S>, BuildError> {
         let params = Params::new(self.algorithm, &self.quota)?;
-        if !params.algorithm.is_word() {
+        if params.algorithm == Algorithm::SlidingWindowLog && store.log_limit() != params.limit {
             return Err(BuildError::NotKeyed(params.algorithm));
         }
         if self.capacity == 0 {

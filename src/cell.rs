@@ -115,15 +115,31 @@ impl LogSlots for [AtomicU64] {
     }
 }
 
-impl LogCell {
-    pub(crate) fn new(limit: u64) -> Self {
-        let slots: Vec<AtomicU64> = (0..limit.max(1)).map(|_| AtomicU64::new(0)).collect();
-        Self {
-            head: AtomicU128::new(0),
-            slots: slots.into_boxed_slice(),
-        }
-    }
+/// How a log check ended.
+pub(crate) enum LogRun {
+    /// Decided; `Some(t)` if an admission stamped its entries `t`.
+    Done(Decision, Option<Nanos>),
+    /// The log belongs to a newer owner than the caller's stamp: the caller's view
+    /// of who owns the slot is stale.
+    Stale,
+}
 
+/// Whether owner stamp `a` is newer than `b`. Stamps carry a 7-bit version that
+/// grows with every change of the slot's owner; "newer" is up to 63 steps ahead.
+/// 0 is nobody, older than everyone.
+fn newer_owner(a: u64, b: u64) -> bool {
+    b == 0 || (1..64).contains(&(a.wrapping_sub(b) & 0x7F))
+}
+
+/// The log protocol over borrowed storage (a direct limiter's own log, or one of
+/// the keyed table's per-slot logs).
+#[derive(Clone, Copy)]
+pub(crate) struct LogRef<'a> {
+    pub head: &'a AtomicU128,
+    pub slots: &'a [AtomicU64],
+}
+
+impl LogRef<'_> {
     fn len(&self) -> u64 {
         self.slots.len() as u64
     }
@@ -145,22 +161,52 @@ impl LogCell {
         }
     }
 
-    pub(crate) fn check(&self, p: &Params, now: Nanos, n: u64) -> Decision {
-        self.run(p, now, n, true)
-    }
-
-    pub(crate) fn peek(&self, p: &Params, now: Nanos) -> Decision {
-        self.run(p, now, 1, false)
-    }
-
-    fn run(&self, p: &Params, now: Nanos, n: u64, commit: bool) -> Decision {
+    /// Checks cost `n` at `now` (admitting it if `commit`) as owner `owner`. A log
+    /// stamped by an older owner is adopted (emptied) first; by a newer one: `Stale`
+    /// (unless `force`: the caller has just seen that it still owns the slot, so the
+    /// stamp only looks newer because the 7-bit versions wrapped).
+    pub(crate) fn run(
+        &self,
+        p: &Params,
+        now: Nanos,
+        n: u64,
+        commit: bool,
+        owner: u64,
+        force: bool,
+    ) -> LogRun {
         // Acquire: the slot writes completed before this head was installed are
         // visible to the slot reads that follow.
         let mut word = self.head.load(Ordering::Acquire);
         loop {
-            let head = LogHead::unpack(word);
+            let mut head = LogHead::unpack(word);
+            if head.owner != owner {
+                if !force && !newer_owner(owner, head.owner) {
+                    return LogRun::Stale;
+                }
+                if !commit {
+                    // A peek: the log is ours to adopt, so as good as empty.
+                    let empty = head.adopted(owner);
+                    return LogRun::Done(sliding_log::decide(p, empty, self.slots, now, n).1, None);
+                }
+                // AcqRel/Acquire as for any head change below.
+                match self.head.compare_exchange(
+                    word,
+                    head.adopted(owner).pack(),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        word = head.adopted(owner).pack();
+                        head = LogHead::unpack(word);
+                    }
+                    Err(actual) => {
+                        word = actual;
+                        continue;
+                    }
+                }
+            }
             self.complete(head);
-            let (next, decision) = sliding_log::decide(p, head, &*self.slots, now, n);
+            let (next, decision) = sliding_log::decide(p, head, self.slots, now, n);
             match next {
                 Some(next) if commit => {
                     // AcqRel: Release publishes our completion of `head` to whoever
@@ -173,7 +219,7 @@ impl LogCell {
                     ) {
                         Ok(_) => {
                             self.complete(next);
-                            return decision;
+                            return LogRun::Done(decision, Some(next.t_last));
                         }
                         Err(actual) => word = actual,
                     }
@@ -182,7 +228,7 @@ impl LogCell {
                     // Acquire: validates that the slots read belong to `head`.
                     let again = self.head.load(Ordering::Acquire);
                     if again == word {
-                        return decision;
+                        return LogRun::Done(decision, None);
                     }
                     word = again;
                 }
@@ -204,6 +250,83 @@ impl LogCell {
                 Err(actual) => word = actual,
             }
         }
+    }
+}
+
+impl LogCell {
+    pub(crate) fn new(limit: u64) -> Self {
+        let slots: Vec<AtomicU64> = (0..limit.max(1)).map(|_| AtomicU64::new(0)).collect();
+        Self {
+            head: AtomicU128::new(0),
+            slots: slots.into_boxed_slice(),
+        }
+    }
+
+    fn as_ref(&self) -> LogRef<'_> {
+        LogRef {
+            head: &self.head,
+            slots: &self.slots,
+        }
+    }
+
+    fn run(&self, p: &Params, now: Nanos, n: u64, commit: bool) -> Decision {
+        match self.as_ref().run(p, now, n, commit, 0, false) {
+            LogRun::Done(d, _) => d,
+            // A direct log has one owner, 0, forever.
+            LogRun::Stale => p.blank_decision(false),
+        }
+    }
+
+    pub(crate) fn check(&self, p: &Params, now: Nanos, n: u64) -> Decision {
+        self.run(p, now, n, true)
+    }
+
+    pub(crate) fn peek(&self, p: &Params, now: Nanos) -> Decision {
+        self.run(p, now, 1, false)
+    }
+
+    pub(crate) fn reset(&self) {
+        self.as_ref().reset();
+    }
+}
+
+/// The keyed table's logs: one per slot, `limit` entries each, allocated at build.
+pub(crate) struct LogArena {
+    heads: Box<[AtomicU128]>,
+    slots: Box<[AtomicU64]>,
+    limit: usize,
+}
+
+impl LogArena {
+    /// `None` if the memory cannot be had.
+    pub(crate) fn new(logs: usize, limit: u64) -> Option<Self> {
+        let limit = usize::try_from(limit).ok()?.max(1);
+        let mut heads = Vec::new();
+        heads.try_reserve_exact(logs).ok()?;
+        heads.extend((0..logs).map(|_| AtomicU128::new(0)));
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(logs.checked_mul(limit)?).ok()?;
+        slots.extend((0..logs * limit).map(|_| AtomicU64::new(0)));
+        Some(Self {
+            heads: heads.into_boxed_slice(),
+            slots: slots.into_boxed_slice(),
+            limit,
+        })
+    }
+
+    pub(crate) fn at(&self, idx: usize) -> LogRef<'_> {
+        LogRef {
+            head: &self.heads[idx],
+            slots: &self.slots[idx * self.limit..(idx + 1) * self.limit],
+        }
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.heads.len() * 16 + self.slots.len() * 8
     }
 }
 

@@ -17,8 +17,9 @@ pub enum BuildError {
     ZeroCapacity,
     /// The table for this capacity could not be allocated.
     CapacityTooLarge(usize),
-    /// This algorithm is not yet available in the keyed limiter (only
-    /// [`Algorithm::SlidingWindowLog`], whose per-key log is not built yet).
+    /// The store cannot run this algorithm keyed: a sliding-window log needs a
+    /// store built with a per-key log of the quota's limit (the builder's own
+    /// `MemoryStore` is).
     NotKeyed(Algorithm),
 }
 
@@ -33,7 +34,7 @@ impl fmt::Display for BuildError {
             }
             Self::ZeroCapacity => write!(f, "capacity must be at least 1 key"),
             Self::CapacityTooLarge(n) => write!(f, "cannot allocate a table for {n} keys"),
-            Self::NotKeyed(a) => write!(f, "{a:?} is not available keyed yet"),
+            Self::NotKeyed(a) => write!(f, "this store cannot hold {a:?} state for keys"),
         }
     }
 }

@@ -72,6 +72,7 @@ mod sync;
 mod table;
 
 pub use algorithm::{Algorithm, MAX_LOG_LIMIT};
+pub use backend::{Backend, BackendError, StateStore, Transition};
 pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY};
 #[cfg(feature = "std")]
 pub use clock::CoarseClock;
@@ -79,11 +80,10 @@ pub use clock::{Clock, DefaultClock, ManualClock, Nanos};
 pub use decision::{Decision, HeaderValue, Headers};
 pub use error::{BuildError, InsufficientCapacity};
 pub use limiter::{DirectLimiter, Limiter};
-pub use table::stats::Stats;
-pub use backend::{Backend, BackendError, StateStore, Transition};
-pub use table::memory::MemoryStore;
-pub use table::FullPolicy;
 pub use quota::{Quota, QuotaError, MAX_PERIOD};
+pub use table::memory::MemoryStore;
+pub use table::stats::Stats;
+pub use table::FullPolicy;
 
 #[doc(hidden)]
 pub mod __private {

@@ -1,18 +1,18 @@
 //! The public limiters.
 
 use crate::algorithm::{Algorithm, Counter, Fixed, Gcra, Params, WordAlgorithm};
+use crate::backend::{LogOp, StateStore, Transition};
 use crate::builder::{DirectBuilder, LimiterBuilder};
-use crate::backend::{StateStore, Transition};
-use crate::table::memory::MemoryStore;
-use crate::table::stats::{Counters, Stats};
-#[allow(unused_imports)] // named in docs
-use crate::table::FullPolicy;
-use core::hash::Hash;
 use crate::cell::{LogCell, WordCell};
 use crate::clock::{Clock, DefaultClock, Nanos};
 use crate::decision::Decision;
 use crate::error::InsufficientCapacity;
 use crate::quota::Quota;
+use crate::table::memory::MemoryStore;
+use crate::table::stats::{Counters, Stats};
+#[allow(unused_imports)] // named in docs
+use crate::table::FullPolicy;
+use core::hash::Hash;
 use crossbeam_utils::CachePadded;
 
 /// A limiter with a single state and no key: one rate for the whole process, a
@@ -240,7 +240,11 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
     /// Checks a request of cost `n` for `key`, all or nothing; see
     /// [`DirectLimiter::check_n`].
     #[inline]
-    pub fn check_n<K: Hash + ?Sized>(&self, key: &K, n: u32) -> Result<Decision, InsufficientCapacity> {
+    pub fn check_n<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        n: u32,
+    ) -> Result<Decision, InsufficientCapacity> {
         let cost = u64::from(n);
         if cost > self.params.max_cost() {
             return Err(InsufficientCapacity {
@@ -257,8 +261,12 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
     /// The decision `check(key)` would give now, without consuming anything (or
     /// claiming room for a new key).
     pub fn peek<K: Hash + ?Sized>(&self, key: &K) -> Decision {
+        let now = self.clock.now();
+        if self.params.algorithm == Algorithm::SlidingWindowLog {
+            return self.log(key, now, 1, false);
+        }
         let state = self.store.state(key).unwrap_or(0);
-        self.params.decide_word(state, self.clock.now(), 1).1
+        self.params.decide_word(state, now, 1).1
     }
 
     /// Forgets `key`: its full quota is available again, and its room is free.
@@ -297,18 +305,40 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
             Algorithm::TokenBucket | Algorithm::LeakyBucket => self.run::<Gcra, K>(key, now, cost),
             Algorithm::FixedWindow => self.run::<Fixed, K>(key, now, cost),
             Algorithm::SlidingWindowCounter => self.run::<Counter, K>(key, now, cost),
-            // The builder refuses the log for keyed limiters.
-            _ => self.params.blank_decision(false),
+            _ => self.log(key, now, cost, true),
         };
         self.counters.count(d.allowed);
         d
+    }
+
+    #[inline(never)]
+    fn log<K: Hash + ?Sized>(&self, key: &K, now: Nanos, cost: u64, commit: bool) -> Decision {
+        let op = LogOp {
+            params: &self.params,
+            now,
+            cost,
+            commit,
+        };
+        match self.store.log_check(key, op) {
+            Some((d, evicted)) => {
+                if evicted > 0 {
+                    self.counters.evicted(evicted);
+                }
+                d
+            }
+            // The builder only builds the log on stores that keep logs.
+            None => self.params.blank_decision(false),
+        }
     }
 
     #[inline(always)]
     fn run<A: WordAlgorithm, K: Hash + ?Sized>(&self, key: &K, now: Nanos, cost: u64) -> Decision {
         let p = &self.params;
         let expires = |s| A::expires_at(p, s);
-        match self.store.transition(key, now, expires, |s| A::admit(p, s, now, cost)) {
+        match self
+            .store
+            .transition(key, now, expires, |s| A::admit(p, s, now, cost))
+        {
             Transition::Ran { seen, evicted } => {
                 if evicted > 0 {
                     self.counters.evicted(evicted);
@@ -330,7 +360,9 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     /// other threads check).
     pub fn len(&self) -> usize {
         let p = &self.params;
-        self.store.table().live(self.clock.now(), |s| p.word_expires_at(s))
+        self.store
+            .table()
+            .live(self.clock.now(), |s| p.word_expires_at(s))
     }
 
     /// Whether no key has live state.
@@ -342,7 +374,9 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     /// lazily, by the next new key that needs the room); returns how many.
     pub fn purge_expired(&self) -> usize {
         let p = &self.params;
-        self.store.table().purge_expired(self.clock.now(), |s| p.word_expires_at(s))
+        self.store
+            .table()
+            .purge_expired(self.clock.now(), |s| p.word_expires_at(s))
     }
 
     /// The number of live keys the limiter was built to hold.

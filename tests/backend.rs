@@ -10,7 +10,10 @@ use std::time::Duration;
 fn store(capacity: usize) -> (MemoryStore<ManualClock>, ManualClock) {
     let clock = ManualClock::new();
     clock.set(Duration::from_secs(1_000));
-    (MemoryStore::with_clock(capacity, clock.clone()).unwrap(), clock)
+    (
+        MemoryStore::with_clock(capacity, clock.clone()).unwrap(),
+        clock,
+    )
 }
 
 #[test]
@@ -28,8 +31,14 @@ fn get_set_delete_exists() {
     assert!(s.delete("a").unwrap());
     assert!(!s.delete("a").unwrap());
     assert_eq!(s.get("a").unwrap(), None);
-    assert_eq!(s.set("big", u64::from(u32::MAX) + 1, None), Err(BackendError::ValueTooLarge));
-    assert_eq!(s.set("ttl0", 1, Some(Duration::ZERO)), Err(BackendError::ZeroTtl));
+    assert_eq!(
+        s.set("big", u64::from(u32::MAX) + 1, None),
+        Err(BackendError::ValueTooLarge)
+    );
+    assert_eq!(
+        s.set("ttl0", 1, Some(Duration::ZERO)),
+        Err(BackendError::ZeroTtl)
+    );
 }
 
 #[test]
@@ -41,7 +50,10 @@ fn ttls_round_up_to_whole_seconds_and_expire() {
     clock.advance(Duration::from_millis(1));
     assert_eq!(s.get("k").unwrap(), None);
     assert!(!s.exists("k").unwrap());
-    assert!(!s.delete("k").unwrap(), "an expired key is not deleted: it was gone");
+    assert!(
+        !s.delete("k").unwrap(),
+        "an expired key is not deleted: it was gone"
+    );
 }
 
 #[test]
@@ -51,14 +63,21 @@ fn increment_creates_with_ttl_and_keeps_an_existing_expiry() {
     assert_eq!(s.increment("c", 1, window).unwrap(), 1);
     clock.advance(Duration::from_secs(6));
     // The TTL given here does not extend the counter's life.
-    assert_eq!(s.increment("c", 5, Some(Duration::from_secs(100))).unwrap(), 6);
+    assert_eq!(
+        s.increment("c", 5, Some(Duration::from_secs(100))).unwrap(),
+        6
+    );
     clock.advance(Duration::from_secs(4));
     assert_eq!(s.get("c").unwrap(), None);
     assert_eq!(s.increment("c", 2, window).unwrap(), 2, "a new window");
     s.set("m", u64::from(u32::MAX) - 1, None).unwrap();
     assert_eq!(s.increment("m", 1, None).unwrap(), u64::from(u32::MAX));
     assert_eq!(s.increment("m", 1, None), Err(BackendError::Overflow));
-    assert_eq!(s.get("m").unwrap(), Some(u64::from(u32::MAX)), "a failed increment changes nothing");
+    assert_eq!(
+        s.get("m").unwrap(),
+        Some(u64::from(u32::MAX)),
+        "a failed increment changes nothing"
+    );
 }
 
 #[test]
@@ -77,7 +96,9 @@ fn clear_and_close() {
 fn a_full_store_evicts_or_refuses_by_policy() {
     let clock = ManualClock::new();
     let evicting = MemoryStore::with_clock(1, clock.clone()).unwrap();
-    let refusing = MemoryStore::with_clock(1, clock.clone()).unwrap().with_full_policy(FullPolicy::Deny);
+    let refusing = MemoryStore::with_clock(1, clock.clone())
+        .unwrap()
+        .with_full_policy(FullPolicy::Deny);
     let slots = 512 * 8; // the smallest table
     let mut refused = 0;
     for i in 0..(slots as u64 * 2) {

@@ -9,11 +9,12 @@ use ratecell::{Algorithm, DirectLimiter, FullPolicy, Limiter, ManualClock, Quota
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-const WORD_ALGORITHMS: [Algorithm; 4] = [
+const ALGORITHMS: [Algorithm; 5] = [
     Algorithm::TokenBucket,
     Algorithm::LeakyBucket,
     Algorithm::FixedWindow,
     Algorithm::SlidingWindowCounter,
+    Algorithm::SlidingWindowLog,
 ];
 
 fn keyed(q: Quota, alg: Algorithm, capacity: usize, clock: &ManualClock) -> Limiter<ManualClock> {
@@ -41,7 +42,7 @@ proptest! {
     /// to the reference models in tests/reference_models.rs).
     #[test]
     fn every_key_matches_its_own_direct_limiter(
-        alg in proptest::sample::select(WORD_ALGORITHMS.to_vec()),
+        alg in proptest::sample::select(ALGORITHMS.to_vec()),
         limit in 1u32..8,
         ops in proptest::collection::vec(prop_oneof![
             3 => (0u64..3_000).prop_map(Op::Advance),
@@ -81,7 +82,12 @@ proptest! {
 #[test]
 fn keys_of_any_hashable_type() {
     let clock = ManualClock::new();
-    let lim = keyed(Quota::per_minute(1).unwrap(), Algorithm::TokenBucket, 100, &clock);
+    let lim = keyed(
+        Quota::per_minute(1).unwrap(),
+        Algorithm::TokenBucket,
+        100,
+        &clock,
+    );
     let ip: std::net::IpAddr = "192.0.2.7".parse().unwrap();
     assert!(lim.check(&ip).is_allowed());
     assert!(!lim.check(&ip).is_allowed());
@@ -89,15 +95,26 @@ fn keys_of_any_hashable_type() {
     assert!(lim.check(&("tenant", 7u32)).is_allowed());
     assert!(lim.check(b"raw bytes".as_slice()).is_allowed());
     assert!(lim.check("str key").is_allowed());
-    assert!(!lim.check(&String::from("str key")).is_allowed(), "String and str hash alike");
+    assert!(
+        !lim.check(&String::from("str key")).is_allowed(),
+        "String and str hash alike"
+    );
 }
 
 #[test]
 fn memory_is_fixed_at_build_and_a_flood_cannot_grow_it() {
     let clock = ManualClock::new();
-    let lim = keyed(Quota::per_second(5).unwrap(), Algorithm::TokenBucket, 65_536, &clock);
+    let lim = keyed(
+        Quota::per_second(5).unwrap(),
+        Algorithm::TokenBucket,
+        65_536,
+        &clock,
+    );
     let before = lim.memory_bytes();
-    assert!(before < 65_536 * 24 + 8_192, "{before} bytes for 65,536 keys");
+    assert!(
+        before < 65_536 * 24 + 8_192,
+        "{before} bytes for 65,536 keys"
+    );
     for i in 0..1_000_000u64 {
         lim.check(&i);
     }
@@ -119,7 +136,7 @@ fn full_groups_evict_the_soonest_expiring_key() {
     let q = Quota::per_second(1).unwrap().with_burst(3).unwrap();
     let lim = keyed(q, Algorithm::TokenBucket, 1, &clock);
     let slots = 512 * 8; // the smallest table
-    // Long-lived keys: 3 requests each (expire at 3 s).
+                         // Long-lived keys: 3 requests each (expire at 3 s).
     for i in 0..slots as u64 {
         for _ in 0..3 {
             lim.check(&i);
@@ -132,7 +149,9 @@ fn full_groups_evict_the_soonest_expiring_key() {
     let evicted = lim.stats().evicted - evicted_before;
     assert!(evicted <= 1);
     // Keys still in the table keep their state: at most one was displaced.
-    let still_denied = (0..slots as u64).filter(|i| !lim.peek(i).is_allowed()).count();
+    let still_denied = (0..slots as u64)
+        .filter(|i| !lim.peek(i).is_allowed())
+        .count();
     assert!(still_denied as u64 >= slots as u64 - lim.stats().evicted);
 }
 
@@ -174,7 +193,12 @@ fn deny_policy_never_displaces_a_live_key() {
 #[test]
 fn purge_and_len_follow_expiry() {
     let clock = ManualClock::new();
-    let lim = keyed(Quota::per_second(1).unwrap(), Algorithm::TokenBucket, 1_000, &clock);
+    let lim = keyed(
+        Quota::per_second(1).unwrap(),
+        Algorithm::TokenBucket,
+        1_000,
+        &clock,
+    );
     for i in 0..100u32 {
         lim.check(&i);
     }
@@ -195,13 +219,19 @@ fn purge_and_len_follow_expiry() {
 fn configuration_errors_are_typed() {
     use ratecell::BuildError;
     let q = Quota::per_second(1).unwrap();
-    assert_eq!(Limiter::builder(q).capacity(0).build().err(), Some(BuildError::ZeroCapacity));
+    assert_eq!(
+        Limiter::builder(q).capacity(0).build().err(),
+        Some(BuildError::ZeroCapacity)
+    );
     assert!(matches!(
         Limiter::builder(q).capacity(usize::MAX).build().err(),
         Some(BuildError::CapacityTooLarge(_))
     ));
     assert!(matches!(
-        Limiter::builder(q.with_burst(2).unwrap()).algorithm(Algorithm::FixedWindow).build().err(),
+        Limiter::builder(q.with_burst(2).unwrap())
+            .algorithm(Algorithm::FixedWindow)
+            .build()
+            .err(),
         Some(BuildError::BurstOnWindowAlgorithm(Algorithm::FixedWindow))
     ));
     let lim = Limiter::builder(q).build().unwrap();
@@ -212,10 +242,15 @@ fn configuration_errors_are_typed() {
 /// per key is admitted, round after round (each round a new clock reading).
 #[test]
 fn threads_admit_exactly_the_quota_per_key() {
-    for alg in WORD_ALGORITHMS {
+    for alg in ALGORITHMS {
         let clock = ManualClock::new();
         let limit = 7u32;
-        let lim = Arc::new(keyed(Quota::per_second(limit).unwrap(), alg, 10_000, &clock));
+        let lim = Arc::new(keyed(
+            Quota::per_second(limit).unwrap(),
+            alg,
+            10_000,
+            &clock,
+        ));
         for round in 0..20u64 {
             clock.set(Duration::from_secs(10 * round + 10));
             let barrier = Arc::new(Barrier::new(4));
@@ -252,8 +287,53 @@ fn threads_admit_exactly_the_quota_per_key() {
                 }
             }
             assert_eq!(hot, limit, "{alg:?} round {round}: hot key");
-            assert!(fresh.iter().all(|&n| n == limit), "{alg:?} round {round}: {fresh:?}");
+            assert!(
+                fresh.iter().all(|&n| n == limit),
+                "{alg:?} round {round}: {fresh:?}"
+            );
         }
         assert_eq!(lim.stats().evicted, 0);
     }
+}
+
+/// The keyed sliding-window log: each key decides exactly as its own direct log.
+#[test]
+fn sliding_log_keys_match_their_direct_logs() {
+    let q = Quota::new(4, Duration::from_nanos(1_000)).unwrap();
+    let clock = ManualClock::new();
+    let lim = keyed(q, Algorithm::SlidingWindowLog, 50, &clock);
+    let models: Vec<DirectLimiter<ManualClock>> = (0..10)
+        .map(|_| {
+            DirectLimiter::builder(q)
+                .algorithm(Algorithm::SlidingWindowLog)
+                .clock(clock.clone())
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for step in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let k = (x % 10) as usize;
+        match (x >> 8) % 10 {
+            0..=2 => clock.advance(Duration::from_nanos((x >> 16) % 400)),
+            3 => assert_eq!(lim.peek(&k), models[k].peek(), "peek {k} at step {step}"),
+            4 if (x >> 20) % 8 == 0 => {
+                lim.reset(&k);
+                models[k].reset();
+            }
+            _ => {
+                let n = 1 + ((x >> 24) % 5) as u32;
+                let (a, b) = (lim.check_n(&k, n), models[k].check_n(n));
+                assert_eq!(a, b, "check_n({k}, {n}) at step {step}");
+            }
+        }
+    }
+    assert_eq!(lim.stats().evicted, 0);
+    assert!(
+        lim.memory_bytes() > 512 * 8 * (16 + 16 + 4 * 8),
+        "the logs are allocated at build"
+    );
 }

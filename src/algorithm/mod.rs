@@ -217,7 +217,8 @@ impl Params {
             Algorithm::TokenBucket | Algorithm::LeakyBucket => state,
             Algorithm::FixedWindow => fixed_window::expires_at(self, state),
             Algorithm::SlidingWindowCounter => sliding_counter::expires_at(self, state),
-            Algorithm::SlidingWindowLog => Nanos::MAX,
+            // The keyed log's slot state: 1 + its newest entry's time.
+            Algorithm::SlidingWindowLog => state.saturating_add(self.period - 1),
         }
     }
 

@@ -25,6 +25,9 @@ pub(crate) struct LogHead {
     pub filled: u64,
     /// Cost of the last admission: slots `pos - n_last .. pos` hold `t_last`.
     pub n_last: u64,
+    /// Which key owns the log (keyed limiters: a stamp of the owning slot's
+    /// version; 0 for a direct limiter's own log).
+    pub owner: u64,
     /// Bumped by every change, so a stale head never compares equal (ABA).
     pub gen: u64,
     /// Time stamped on the last admission (entries never exceed it).
@@ -32,13 +35,15 @@ pub(crate) struct LogHead {
 }
 
 const MASK16: u64 = 0xFFFF;
+const MASK8: u64 = 0xFF;
 
 impl LogHead {
     pub(crate) fn pack(self) -> u128 {
         let low = (self.pos & MASK16)
             | (self.filled & MASK16) << 16
             | (self.n_last & MASK16) << 32
-            | (self.gen & MASK16) << 48;
+            | (self.owner & MASK8) << 48
+            | (self.gen & MASK8) << 56;
         u128::from(self.t_last) << 64 | u128::from(low)
     }
 
@@ -48,7 +53,8 @@ impl LogHead {
             pos: low & MASK16,
             filled: (low >> 16) & MASK16,
             n_last: (low >> 32) & MASK16,
-            gen: low >> 48,
+            owner: (low >> 48) & MASK8,
+            gen: low >> 56,
             t_last: (word >> 64) as u64,
         }
     }
@@ -59,8 +65,16 @@ impl LogHead {
         Self {
             filled: 0,
             n_last: 0,
-            gen: self.gen.wrapping_add(1),
+            gen: self.gen.wrapping_add(1) & MASK8,
             ..self
+        }
+    }
+
+    /// The head after `owner` takes the log over: emptied, stamped with the owner.
+    pub(crate) fn adopted(self, owner: u64) -> Self {
+        Self {
+            owner,
+            ..self.emptied()
         }
     }
 }
@@ -125,7 +139,8 @@ pub(crate) fn decide<S: LogSlots + ?Sized>(
                 pos: (pos + n) % l,
                 filled: (filled + n).min(l),
                 n_last: n,
-                gen: head.gen.wrapping_add(1),
+                owner: head.owner,
+                gen: head.gen.wrapping_add(1) & MASK8,
                 t_last: now_eff,
             };
             let older = next.filled - n;
@@ -152,7 +167,8 @@ mod tests {
             pos: 65_534,
             filled: 65_535,
             n_last: 7,
-            gen: 0xBEEF,
+            owner: 0x9A,
+            gen: 0xEF,
             t_last: u64::MAX - 3,
         };
         assert_eq!(LogHead::unpack(h.pack()), h);

@@ -78,22 +78,30 @@ fn two_threads_insert_the_same_new_key() {
         let checkers: Vec<_> = (0..2)
             .map(|_| {
                 let t = t.clone();
-                thread::spawn(move || {
-                    match t.update(&k, NOW, FullPolicy::Deny, never, once) {
+                thread::spawn(
+                    move || match t.update(&k, NOW, FullPolicy::Deny, never, once) {
                         Outcome::Ran { seen, .. } => seen == 0,
                         Outcome::Full { .. } => panic!("room was there"),
-                    }
-                })
+                    },
+                )
             })
             .collect();
         remover.join().unwrap();
-        let admitted = checkers.into_iter().map(|h| h.join().unwrap()).filter(|&a| a).count();
+        let admitted = checkers
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|&a| a)
+            .count();
         assert_eq!(admitted, 1, "admitted exactly once");
         let own = owners(&t, &k);
         assert_eq!(own.len(), 1, "one slot: {own:?}");
         assert_eq!(own[0].1.state(), 1);
         assert!(no_pending(&t));
-        let slot = if own[0].0 / GROUP_SLOTS == k.groups[0] { "first group" } else { "second group" };
+        let slot = if own[0].0 / GROUP_SLOTS == k.groups[0] {
+            "first group"
+        } else {
+            "second group"
+        };
         s2.lock().unwrap().insert(slot);
     });
     explored(&seen, &["first group", "second group"]);
@@ -112,11 +120,15 @@ fn update_races_reuse_of_the_expired_slot() {
         let b = t.probe(&2u64);
         let ta = {
             let t = t.clone();
-            thread::spawn(move || t.update(&a, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh))
+            thread::spawn(move || {
+                t.update(&a, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh)
+            })
         };
         let tb = {
             let t = t.clone();
-            thread::spawn(move || t.update(&b, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh))
+            thread::spawn(move || {
+                t.update(&b, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh)
+            })
         };
         let oa = ta.join().unwrap();
         let ob = tb.join().unwrap();
@@ -125,14 +137,24 @@ fn update_races_reuse_of_the_expired_slot() {
             assert_eq!(own.len(), 1);
             assert_eq!(own[0].1.state(), NOW + 100);
         }
-        assert!(owners(&t, &c).is_empty(), "the soonest-expiring live key made room");
+        assert!(
+            owners(&t, &c).is_empty(),
+            "the soonest-expiring live key made room"
+        );
         assert!(no_pending(&t));
         let evictions = [oa, ob]
             .iter()
-            .map(|o| match o { Outcome::Ran { evicted, .. } => *evicted, Outcome::Full { .. } => 0 })
+            .map(|o| match o {
+                Outcome::Ran { evicted, .. } => *evicted,
+                Outcome::Full { .. } => 0,
+            })
             .sum::<u32>();
         assert_eq!(evictions, 1);
-        let history = if owners(&t, &a)[0].0 == 0 { "a kept its slot" } else { "b took a's slot" };
+        let history = if owners(&t, &a)[0].0 == 0 {
+            "a kept its slot"
+        } else {
+            "b took a's slot"
+        };
         s2.lock().unwrap().insert(history);
     });
     explored(&seen, &["a kept its slot", "b took a's slot"]);
@@ -150,11 +172,15 @@ fn eviction_races_an_update() {
         let n = t.probe(&3u64);
         let t1 = {
             let t = t.clone();
-            thread::spawn(move || t.update(&v1, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh))
+            thread::spawn(move || {
+                t.update(&v1, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh)
+            })
         };
         let t2 = {
             let t = t.clone();
-            thread::spawn(move || t.update(&n, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh))
+            thread::spawn(move || {
+                t.update(&n, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh)
+            })
         };
         let o1 = t1.join().unwrap();
         let o2 = t2.join().unwrap();
@@ -168,18 +194,36 @@ fn eviction_races_an_update() {
         let history = match (state(&v1), state(&v2)) {
             // The update came first: v1 lives on with its history; v2 made room.
             (Some(150), None) => {
-                assert_eq!((o1, o2), (
-                    Outcome::Ran { seen: 50, evicted: 0 },
-                    Outcome::Ran { seen: 0, evicted: 1 }
-                ));
+                assert_eq!(
+                    (o1, o2),
+                    (
+                        Outcome::Ran {
+                            seen: 50,
+                            evicted: 0
+                        },
+                        Outcome::Ran {
+                            seen: 0,
+                            evicted: 1
+                        }
+                    )
+                );
                 "update first"
             }
             // The eviction came first: v1 starts afresh and evicts v2 in turn.
             (Some(110), None) => {
-                assert_eq!((o1, o2), (
-                    Outcome::Ran { seen: 0, evicted: 1 },
-                    Outcome::Ran { seen: 0, evicted: 1 }
-                ));
+                assert_eq!(
+                    (o1, o2),
+                    (
+                        Outcome::Ran {
+                            seen: 0,
+                            evicted: 1
+                        },
+                        Outcome::Ran {
+                            seen: 0,
+                            evicted: 1
+                        }
+                    )
+                );
                 "eviction first"
             }
             other => panic!("not a linearizable outcome: {other:?}"),
@@ -227,7 +271,13 @@ fn increment_races_increment() {
     use crate::table::memory::MemoryStore;
     loom::model(|| {
         let store = Arc::new(
-            MemoryStore::from_parts(1, ManualClock::new(), FullPolicy::EvictSoonestExpiring, SEEDS).unwrap(),
+            MemoryStore::from_parts(
+                1,
+                ManualClock::new(),
+                FullPolicy::EvictSoonestExpiring,
+                SEEDS,
+            )
+            .unwrap(),
         );
         // The counter exists already in one model half, is created in the other.
         let handles: Vec<_> = (0..2)
@@ -241,4 +291,59 @@ fn increment_races_increment() {
         assert_eq!(seen, [1, 2]);
         assert_eq!(store.get("n").unwrap(), Some(2));
     });
+}
+
+/// The keyed sliding-window log: key K takes over the dead slot of key V (and so
+/// V's log) while V checks through it. Whatever the order, each key ends with a log
+/// holding exactly its own entry: V's late admission never lands in K's log.
+#[test]
+fn log_adoption_races_the_previous_owner() {
+    use crate::{Algorithm, Limiter, ManualClock, Quota};
+    use core::time::Duration;
+    let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+    let s2 = seen.clone();
+    loom::model(move || {
+        let clock = ManualClock::new();
+        let lim = Arc::new(
+            Limiter::builder(Quota::new(2, Duration::from_nanos(1_000)).unwrap())
+                .algorithm(Algorithm::SlidingWindowLog)
+                .capacity(1)
+                .hash_seeds(SEEDS)
+                .clock(clock.clone())
+                .build()
+                .unwrap(),
+        );
+        assert!(lim.check("v").is_allowed()); // V takes slot 0 of the one group
+        clock.set_nanos(5_000); // V's entry, and so its slot, has expired
+        let tv = {
+            let lim = lim.clone();
+            thread::spawn(move || lim.check("v").is_allowed())
+        };
+        let tk = {
+            let lim = lim.clone();
+            thread::spawn(move || lim.check("k").is_allowed())
+        };
+        assert!(tv.join().unwrap());
+        assert!(tk.join().unwrap());
+        assert_eq!(
+            lim.peek("v").remaining(),
+            0,
+            "v: its one entry, plus the peeked one"
+        );
+        assert_eq!(
+            lim.peek("k").remaining(),
+            0,
+            "k: its one entry, plus the peeked one"
+        );
+        assert_eq!(lim.stats().evicted, 0);
+        let table = lim.store().table();
+        let v = table.probe("v");
+        let history = if table.load(0).tag() == v.tag {
+            "v kept slot 0"
+        } else {
+            "k took slot 0"
+        };
+        s2.lock().unwrap().insert(history);
+    });
+    explored(&seen, &["v kept slot 0", "k took slot 0"]);
 }

@@ -1,8 +1,11 @@
 //! `MemoryStore`: the table as a store, without locks.
 
 use super::{FullPolicy, Outcome, Table};
-use crate::backend::{Backend, BackendError, StateStore, Transition};
+use crate::algorithm::sliding_log::LogHead;
+use crate::backend::{Backend, BackendError, LogOp, StateStore, Transition};
+use crate::cell::{LogArena, LogRun};
 use crate::clock::{duration_to_nanos, Clock, DefaultClock, Nanos};
+use crate::decision::Decision;
 use crate::error::BuildError;
 use core::hash::Hash;
 use core::time::Duration;
@@ -36,6 +39,8 @@ pub struct MemoryStore<C = DefaultClock> {
     clock: C,
     policy: FullPolicy,
     capacity: usize,
+    /// Per-slot logs, for a sliding-window-log limiter only.
+    logs: Option<LogArena>,
 }
 
 impl<C> core::fmt::Debug for MemoryStore<C> {
@@ -58,7 +63,12 @@ impl MemoryStore {
 impl<C: Clock> MemoryStore<C> {
     /// A store for `capacity` keys reading time from `clock`.
     pub fn with_clock(capacity: usize, clock: C) -> Result<Self, BuildError> {
-        Self::from_parts(capacity, clock, FullPolicy::default(), crate::builder::random_seeds())
+        Self::from_parts(
+            capacity,
+            clock,
+            FullPolicy::default(),
+            crate::builder::random_seeds(),
+        )
     }
 
     /// The same store, with another policy for new keys that find no room.
@@ -82,7 +92,16 @@ impl<C: Clock> MemoryStore<C> {
             clock,
             policy,
             capacity,
+            logs: None,
         })
+    }
+
+    /// The same, with a log of `limit` entries per slot (sliding-window log).
+    pub(crate) fn with_logs(mut self, limit: u64) -> Result<Self, BuildError> {
+        let logs = LogArena::new(self.table.slot_count(), limit)
+            .ok_or(BuildError::CapacityTooLarge(self.capacity))?;
+        self.logs = Some(logs);
+        Ok(self)
     }
 
     /// The number of live keys the store was built to hold.
@@ -92,7 +111,9 @@ impl<C: Clock> MemoryStore<C> {
 
     /// Bytes the store allocated; fixed at build.
     pub fn memory_bytes(&self) -> usize {
-        self.table.memory_bytes() + core::mem::size_of::<Self>()
+        self.table.memory_bytes()
+            + self.logs.as_ref().map_or(0, LogArena::bytes)
+            + core::mem::size_of::<Self>()
     }
 
     pub(crate) fn table(&self) -> &Table {
@@ -131,7 +152,8 @@ impl<C: Clock> MemoryStore<C> {
 
     fn live_value(&self, word: Option<u64>) -> Option<u64> {
         let now = self.clock.now();
-        word.filter(|&w| w != 0 && Self::entry_expires(w) > now).map(|w| w & 0xFFFF_FFFF)
+        word.filter(|&w| w != 0 && Self::entry_expires(w) > now)
+            .map(|w| w & 0xFFFF_FFFF)
     }
 }
 
@@ -140,7 +162,12 @@ impl<C: Clock> Backend for MemoryStore<C> {
         Ok(self.live_value(self.state(key)))
     }
 
-    fn set<K: Hash + ?Sized>(&self, key: &K, value: u64, ttl: Option<Duration>) -> Result<(), BackendError> {
+    fn set<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        value: u64,
+        ttl: Option<Duration>,
+    ) -> Result<(), BackendError> {
         if value > u64::from(u32::MAX) {
             return Err(BackendError::ValueTooLarge);
         }
@@ -157,7 +184,12 @@ impl<C: Clock> Backend for MemoryStore<C> {
         Ok(self.forget(key) && had)
     }
 
-    fn increment<K: Hash + ?Sized>(&self, key: &K, by: u64, ttl: Option<Duration>) -> Result<u64, BackendError> {
+    fn increment<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        by: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, BackendError> {
         let now = self.clock.now();
         let fresh = self.expiry_word(now, ttl)?;
         let by = u32::try_from(by).map_err(|_| BackendError::Overflow)?;
@@ -171,7 +203,9 @@ impl<C: Clock> Backend for MemoryStore<C> {
             value.checked_add(by).map(|v| expiry | u64::from(v))
         };
         match self.transition(key, now, Self::entry_expires, step) {
-            Transition::Ran { seen, .. } => step(seen).map(|w| w & 0xFFFF_FFFF).ok_or(BackendError::Overflow),
+            Transition::Ran { seen, .. } => step(seen)
+                .map(|w| w & 0xFFFF_FFFF)
+                .ok_or(BackendError::Overflow),
             Transition::Full { .. } => Err(BackendError::Full),
         }
     }
@@ -207,5 +241,76 @@ impl<C: Clock> StateStore for MemoryStore<C> {
 
     fn forget<K: Hash + ?Sized>(&self, key: &K) -> bool {
         self.table.remove(&self.table.probe(key))
+    }
+
+    /// The keyed sliding-window log. The slot's state word is `1 + the newest
+    /// entry's time` (so expiry and eviction work as for any state), and the slot's
+    /// log is stamped with its owner: a new owner adopts (empties) the log, and a
+    /// thread whose view of the owner is stale finds out and looks again. An
+    /// admission is linearized at the slot-word CAS that raises the state (which
+    /// fails if the slot changed hands), not at the log's head CAS.
+    fn log_check<K: Hash + ?Sized>(&self, key: &K, op: LogOp<'_>) -> Option<(Decision, u32)> {
+        let logs = self.logs.as_ref()?;
+        let p = op.params;
+        let probe = self.table.probe(key);
+        let expires = |s: u64| s.saturating_add(p.period - 1);
+        let mut force = None;
+        loop {
+            let found = if op.commit {
+                match self
+                    .table
+                    .find_or_claim(&probe, op.now, self.policy, expires)
+                {
+                    Ok(found) => Some(found),
+                    Err(free_at) => {
+                        let mut d = p.blank_decision(false);
+                        d.retry_after = free_at.saturating_sub(op.now).max(1);
+                        d.reset_after = d.retry_after;
+                        return Some((d, 0));
+                    }
+                }
+            } else {
+                self.table.lookup(&probe).map(|(idx, s)| (idx, s, 0))
+            };
+            let Some((idx, slot, evicted)) = found else {
+                // Peek at a key without a log: an empty one.
+                let empty = LogHead::default();
+                let d = crate::algorithm::sliding_log::decide(
+                    p,
+                    empty,
+                    logs.at(0).slots,
+                    op.now,
+                    op.cost,
+                )
+                .1;
+                return Some((d, 0));
+            };
+            let forced = force == Some(slot.meta());
+            match logs
+                .at(idx)
+                .run(p, op.now, op.cost, op.commit, slot.owner_stamp(), forced)
+            {
+                LogRun::Done(d, stamped) => {
+                    // An admission counts once the slot still proves ours: had the
+                    // slot (expired) passed to another key meanwhile, that key adopts
+                    // the log and wipes our entry, so we must go again elsewhere.
+                    // The slot word's CAS orders the two: a claim of the slot from
+                    // its expired word fails once we have raised it.
+                    if let Some(t) = stamped {
+                        if !self.table.raise_state(idx, slot, t.saturating_add(1)) {
+                            continue;
+                        }
+                    }
+                    return Some((d, evicted));
+                }
+                // Looked newer: if the slot is still ours after all, the stamps
+                // wrapped; take the log over on the next pass.
+                LogRun::Stale => force = Some(slot.meta()),
+            }
+        }
+    }
+
+    fn log_limit(&self) -> u64 {
+        self.logs.as_ref().map_or(0, |l| l.limit() as u64)
     }
 }

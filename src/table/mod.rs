@@ -333,10 +333,18 @@ impl Table {
             if let Some((idx, mut cur)) = self.find(p) {
                 loop {
                     let Some(next) = admit(cur.state()) else {
-                        return Outcome::Ran { seen: cur.state(), evicted };
+                        return Outcome::Ran {
+                            seen: cur.state(),
+                            evicted,
+                        };
                     };
                     match self.cas(idx, cur, cur.with_state(next)) {
-                        Ok(()) => return Outcome::Ran { seen: cur.state(), evicted },
+                        Ok(()) => {
+                            return Outcome::Ran {
+                                seen: cur.state(),
+                                evicted,
+                            }
+                        }
                         // Same owner, same claim: only the state moved; go again.
                         Err(now) if now.meta() == cur.meta() => cur = now,
                         Err(_) => continue 'again,
@@ -359,6 +367,57 @@ impl Table {
                 Choice::Busy => {}
             }
         }
+    }
+
+    /// The key's confirmed slot, claiming (and confirming) one if it has none; or
+    /// `Err(free_at)` if there is no room. Also: how many live keys were evicted.
+    pub(crate) fn find_or_claim<E: Fn(u64) -> Nanos>(
+        &self,
+        p: &Probe,
+        now: Nanos,
+        policy: FullPolicy,
+        expires: E,
+    ) -> Result<(usize, Slot, u32), Nanos> {
+        let mut evicted = 0;
+        loop {
+            if let Some((idx, s)) = self.find(p) {
+                return Ok((idx, s, evicted));
+            }
+            match self.choose_slot(p, now, policy, &expires) {
+                Choice::Slot(idx, old, victim) => {
+                    let claim = old.claimed_by(p.tag);
+                    if self.cas(idx, old, claim).is_ok() {
+                        evicted += u32::from(victim);
+                        self.resolve(p, idx, claim);
+                    }
+                }
+                Choice::Full(free_at) => return Err(free_at),
+                Choice::Busy => {}
+            }
+        }
+    }
+
+    /// Raises the state of slot `idx` to at least `state` if the slot still
+    /// belongs to the ownership `owner` was read from; whether it did.
+    pub(crate) fn raise_state(&self, idx: usize, owner: Slot, state: u64) -> bool {
+        let mut cur = self.load(idx);
+        loop {
+            if cur.meta() != owner.meta() {
+                return false;
+            }
+            if cur.state() >= state {
+                return true;
+            }
+            match self.cas(idx, cur, cur.with_state(state)) {
+                Ok(()) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// The key's confirmed slot, if it has one.
+    pub(crate) fn lookup(&self, p: &Probe) -> Option<(usize, Slot)> {
+        self.find(p)
     }
 
     /// A slot for a new key: a free one in the less loaded candidate group, else
@@ -448,7 +507,11 @@ impl Table {
         let mut purged = 0;
         for idx in 0..self.slot_count() {
             let s = self.load(idx);
-            if s.is_owned() && !s.is_pending() && expires(s.state()) <= now && self.cas(idx, s, s.emptied()).is_ok() {
+            if s.is_owned()
+                && !s.is_pending()
+                && expires(s.state()) <= now
+                && self.cas(idx, s, s.emptied()).is_ok()
+            {
                 purged += 1;
             }
         }
@@ -504,7 +567,9 @@ mod tests {
     }
 
     fn owners(t: &Table, p: &Probe) -> usize {
-        t.candidates(p).filter(|&i| t.load(i).tag() == p.tag).count()
+        t.candidates(p)
+            .filter(|&i| t.load(i).tag() == p.tag)
+            .count()
     }
 
     #[test]
@@ -515,11 +580,31 @@ mod tests {
         // give key 5 the soonest (10).
         for (k, p) in probes[..8].iter().enumerate() {
             let until = if k == 5 { 10 } else { 100 - 10 * k as u64 };
-            let out = t.update(p, 0, FullPolicy::EvictSoonestExpiring, expires, |_| Some(until));
-            assert_eq!(out, Outcome::Ran { seen: 0, evicted: 0 });
+            let out = t.update(p, 0, FullPolicy::EvictSoonestExpiring, expires, |_| {
+                Some(until)
+            });
+            assert_eq!(
+                out,
+                Outcome::Ran {
+                    seen: 0,
+                    evicted: 0
+                }
+            );
         }
-        let out = t.update(&probes[8], 5, FullPolicy::EvictSoonestExpiring, expires, |_| Some(500));
-        assert_eq!(out, Outcome::Ran { seen: 0, evicted: 1 });
+        let out = t.update(
+            &probes[8],
+            5,
+            FullPolicy::EvictSoonestExpiring,
+            expires,
+            |_| Some(500),
+        );
+        assert_eq!(
+            out,
+            Outcome::Ran {
+                seen: 0,
+                evicted: 1
+            }
+        );
         for (k, p) in probes.iter().enumerate() {
             assert_eq!(t.get(p).is_some(), k != 5, "key {k}");
             assert!(owners(&t, p) <= 1);
@@ -536,7 +621,10 @@ mod tests {
         // ... and admitted once the states expire, reusing a dead slot.
         assert_eq!(
             t2.update(&probes[8], 50, FullPolicy::Deny, expires, |_| Some(500)),
-            Outcome::Ran { seen: 0, evicted: 0 }
+            Outcome::Ran {
+                seen: 0,
+                evicted: 0
+            }
         );
         assert_eq!(t2.purge_expired(50, expires), 7);
     }
@@ -545,7 +633,13 @@ mod tests {
     fn a_denied_new_key_takes_no_slot() {
         let t = Table::with_groups(1, SEEDS).unwrap();
         let p = t.probe("k");
-        assert_eq!(t.update(&p, 0, FullPolicy::Deny, expires, |_| None), Outcome::Ran { seen: 0, evicted: 0 });
+        assert_eq!(
+            t.update(&p, 0, FullPolicy::Deny, expires, |_| None),
+            Outcome::Ran {
+                seen: 0,
+                evicted: 0
+            }
+        );
         assert_eq!(t.get(&p), None);
         assert_eq!(t.live(0, expires), 0);
     }
@@ -576,7 +670,13 @@ mod tests {
         let claim = t.load(idx).claimed_by(p.tag);
         t.cas(idx, t.load(idx), claim).unwrap();
         let out = t.update(&p, 0, FullPolicy::Deny, expires, |s| Some(s + 7));
-        assert_eq!(out, Outcome::Ran { seen: 0, evicted: 0 });
+        assert_eq!(
+            out,
+            Outcome::Ran {
+                seen: 0,
+                evicted: 0
+            }
+        );
         assert_eq!(owners(&t, &p), 1);
         assert_eq!(t.get(&p), Some(7));
         // Two stalled claims of one key: the earlier candidate wins, the later dies.

@@ -42,6 +42,12 @@ impl Slot {
         self.is_owned() && self.meta() & PENDING != 0
     }
 
+    /// An 8-bit stamp of this ownership (the version, tagged non-zero): a keyed
+    /// log records which owner it belongs to with it.
+    pub(crate) fn owner_stamp(self) -> u64 {
+        0x80 | ((self.meta() & VERSION_MASK) >> 1)
+    }
+
     fn next_version(self) -> u64 {
         (self.meta().wrapping_add(2)) & VERSION_MASK
     }

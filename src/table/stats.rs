@@ -33,7 +33,9 @@ pub(crate) struct Counters {
 impl Default for Counters {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| CachePadded::new(Shard::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| CachePadded::new(Shard::default()))
+                .collect(),
         }
     }
 }
@@ -83,7 +85,9 @@ impl Counters {
 
     pub(crate) fn evicted(&self, n: u32) {
         // Relaxed: as in `count`.
-        self.shard().evicted.fetch_add(u64::from(n), Ordering::Relaxed);
+        self.shard()
+            .evicted
+            .fetch_add(u64::from(n), Ordering::Relaxed);
     }
 
     pub(crate) fn total(&self) -> Stats {
