@@ -49,6 +49,33 @@
 //! * **Cost.** `check_n(n)` admits `n` units all or nothing;
 //!   [`InsufficientCapacity`] if `n` can never fit. `peek` answers without
 //!   consuming; `reset` forgets.
+//! * **Keys.** [`Limiter`] gives every key (any `Hash` type: `str`, `IpAddr`,
+//!   tuples) its own quota, in a lock-free table of fixed capacity: memory is set at
+//!   build (about 23.4 bytes per key; the log needs `16 + 8 × limit` more) and never
+//!   grows, whatever keys arrive. When a new key finds no room, the [`FullPolicy`]
+//!   evicts the key that expires soonest or denies. Hash seeds are random per
+//!   limiter, and a key may live in only two 128-byte groups, so crafted keys can
+//!   at worst displace each other.
+//! * **Stores.** The table is a [`MemoryStore`], which also offers the seed's
+//!   key-value [`Backend`] contract (get, set with TTL, delete, exists, atomic
+//!   increment, clear, close); the keyed limiter is generic over its
+//!   [`StateStore`].
+//!
+//! ```
+//! use ratecell::{Limiter, ManualClock, Quota};
+//!
+//! let lim = Limiter::builder("2/second".parse()?)
+//!     .capacity(100_000)
+//!     .clock(ManualClock::new())
+//!     .build()?;
+//! let ip: std::net::IpAddr = "192.0.2.1".parse()?;
+//! assert!(lim.check(&ip).is_allowed());
+//! assert!(lim.check(&ip).is_allowed());
+//! assert!(!lim.check(&ip).is_allowed());
+//! assert!(lim.check("user:42").is_allowed());
+//! assert_eq!(lim.stats().denied, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! The exact semantics of every algorithm are in the README's semantics table; the
 //! tests hold the code to them against sequential reference models.
@@ -70,6 +97,9 @@ mod limiter;
 mod quota;
 mod sync;
 mod table;
+// Snapshots need files (std); loom builds model the table, not its files.
+#[cfg(all(feature = "std", not(loom)))]
+mod snapshot;
 
 pub use algorithm::{Algorithm, MAX_LOG_LIMIT};
 pub use backend::{Backend, BackendError, StateStore, Transition};
@@ -81,6 +111,14 @@ pub use decision::{Decision, HeaderValue, Headers};
 pub use error::{BuildError, InsufficientCapacity};
 pub use limiter::{DirectLimiter, Limiter};
 pub use quota::{Quota, QuotaError, MAX_PERIOD};
+#[cfg(all(feature = "std", not(loom)))]
+#[doc(hidden)]
+pub use snapshot::__fuzz;
+#[cfg(all(feature = "std", not(loom)))]
+pub use snapshot::{
+    EntryProblem, Refusal, SnapshotEntry, SnapshotError, SnapshotFile, SnapshotHeader,
+    SnapshotInfo, SnapshotKind,
+};
 pub use table::memory::MemoryStore;
 pub use table::stats::Stats;
 pub use table::FullPolicy;

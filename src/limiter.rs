@@ -87,17 +87,10 @@ impl<C: Clock> DirectLimiter<C> {
     /// and answers like [`peek`](Self::peek).
     #[inline]
     pub fn check_n(&self, n: u32) -> Result<Decision, InsufficientCapacity> {
-        let cost = u64::from(n);
-        if cost > self.params.max_cost() {
-            return Err(InsufficientCapacity {
-                requested: n,
-                max: self.params.max_cost() as u32,
-            });
-        }
-        if n == 0 {
-            return Ok(self.peek());
-        }
-        Ok(self.decide(self.clock.now(), cost))
+        Ok(match self.params.cost(n)? {
+            Some(cost) => self.decide(self.clock.now(), cost),
+            None => self.peek(),
+        })
     }
 
     /// The decision `check` would give now, without consuming anything.
@@ -245,17 +238,10 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
         key: &K,
         n: u32,
     ) -> Result<Decision, InsufficientCapacity> {
-        let cost = u64::from(n);
-        if cost > self.params.max_cost() {
-            return Err(InsufficientCapacity {
-                requested: n,
-                max: self.params.max_cost() as u32,
-            });
-        }
-        if n == 0 {
-            return Ok(self.peek(key));
-        }
-        Ok(self.decide(key, self.clock.now(), cost))
+        Ok(match self.params.cost(n)? {
+            Some(cost) => self.decide(key, self.clock.now(), cost),
+            None => self.peek(key),
+        })
     }
 
     /// The decision `check(key)` would give now, without consuming anything (or

@@ -121,7 +121,7 @@ fn concurrent_increments_lose_nothing() {
         .map(|_| {
             let s = s.clone();
             std::thread::spawn(move || {
-                let mut last = vec![0u64; 8];
+                let mut last = [0u64; 8];
                 for _ in 0..20_000 {
                     for (k, last) in last.iter_mut().enumerate() {
                         let v = s.increment(&k, 1, None).unwrap();

@@ -188,6 +188,20 @@ impl Params {
         })
     }
 
+    /// A requested cost, checked: `Ok(None)` for 0 (a peek), `Err` if it can never
+    /// be admitted.
+    pub(crate) fn cost(&self, n: u32) -> Result<Option<u64>, crate::error::InsufficientCapacity> {
+        let max = self.max_cost();
+        match u64::from(n) {
+            0 => Ok(None),
+            c if c > max => Err(crate::error::InsufficientCapacity {
+                requested: n,
+                max: max as u32,
+            }),
+            c => Ok(Some(c)),
+        }
+    }
+
     /// The largest cost that can ever be admitted.
     pub(crate) fn max_cost(&self) -> u64 {
         if self.algorithm.is_window() {

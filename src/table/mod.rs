@@ -60,7 +60,7 @@ pub(crate) mod slot;
 pub(crate) mod stats;
 
 use crate::clock::Nanos;
-use crate::sync::{AtomicU128, Ordering};
+use crate::sync::{AtomicU128, AtomicU64, Ordering};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::hash::Hash;
@@ -123,8 +123,10 @@ pub(crate) enum Outcome {
 
 pub(crate) struct Table {
     groups: Box<[Group]>,
-    hasher: ahash::RandomState,
-    seeds: [u64; 4],
+    /// ahash's four seeds. Atomic only so that a snapshot restore (through `&self`)
+    /// can adopt the file's seeds; a probe rebuilds the hasher from them, which is
+    /// four XORs.
+    seeds: [AtomicU64; 4],
 }
 
 /// murmur3's finalizer: a bijective mix, so the second group index is an
@@ -158,30 +160,42 @@ impl Table {
         v.extend((0..count).map(|_| Group::new()));
         Some(Self {
             groups: v.into_boxed_slice(),
-            hasher: ahash::RandomState::with_seeds(seeds[0], seeds[1], seeds[2], seeds[3]),
-            seeds,
+            seeds: seeds.map(AtomicU64::new),
         })
     }
 
     /// The hash seeds (snapshots carry them: a restored table must hash alike).
+    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
     pub(crate) fn seeds(&self) -> [u64; 4] {
-        self.seeds
+        // Relaxed: see `probe`.
+        core::array::from_fn(|i| self.seeds[i].load(Ordering::Relaxed))
     }
 
+    /// Adopts other seeds (a snapshot restore, which rewrites every slot right after).
+    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
+    pub(crate) fn set_seeds(&self, seeds: [u64; 4]) {
+        for (cell, seed) in self.seeds.iter().zip(seeds) {
+            // Relaxed: see `probe`.
+            cell.store(seed, Ordering::Relaxed);
+        }
+    }
+
+    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
     pub(crate) fn group_count(&self) -> usize {
         self.groups.len()
     }
 
     /// The raw 128-bit word of slot `idx` (snapshots).
+    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
     pub(crate) fn slot_word(&self, idx: usize) -> u128 {
         self.load(idx).0
     }
 
-    /// Writes slot `idx` directly. Only for a table no other thread can see yet
-    /// (restoring a snapshot into a fresh table before it is installed).
+    /// Writes slot `idx` directly (restoring a snapshot, right after `clear`).
+    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
     pub(crate) fn install(&self, idx: usize, word: u128) {
-        // Release: the table is published to other threads after this, by a
-        // synchronizing handover (a `&mut` swap), so any ordering would do.
+        // Release: a check that sees the restored word sees it whole, with what
+        // the restoring thread did before (the seeds).
         self.cell(idx).store(word, Ordering::Release);
     }
 
@@ -195,7 +209,10 @@ impl Table {
 
     #[inline]
     pub(crate) fn probe<K: Hash + ?Sized>(&self, key: &K) -> Probe {
-        let h = self.hasher.hash_one(key);
+        // Relaxed: the seeds only change during a restore, and a check racing a
+        // restore may see the key absent or misplaced (documented on restore).
+        let [a, b, c, d] = core::array::from_fn(|i| self.seeds[i].load(Ordering::Relaxed));
+        let h = ahash::RandomState::with_seeds(a, b, c, d).hash_one(key);
         self.probe_hash(h)
     }
 
@@ -355,17 +372,34 @@ impl Table {
                 // A new key that would be denied anyway takes no slot.
                 return Outcome::Ran { seen: 0, evicted };
             }
-            match self.choose_slot(p, now, policy, &expires) {
-                Choice::Slot(idx, old, victim) => {
-                    let claim = old.claimed_by(p.tag);
-                    if self.cas(idx, old, claim).is_ok() {
-                        evicted += u32::from(victim);
-                        self.resolve(p, idx, claim);
-                    }
-                }
-                Choice::Full(free_at) => return Outcome::Full { free_at },
-                Choice::Busy => {}
+            match self.claim(p, now, policy, &expires) {
+                Ok(victims) => evicted += victims,
+                Err(free_at) => return Outcome::Full { free_at },
             }
+        }
+    }
+
+    /// One attempt to claim (and resolve) a slot for a key that has none: how many
+    /// live keys it evicted, or `Err(free_at)` when there is no room. The caller
+    /// looks the key up again either way (the claim may have lost to another).
+    fn claim<E: Fn(u64) -> Nanos>(
+        &self,
+        p: &Probe,
+        now: Nanos,
+        policy: FullPolicy,
+        expires: &E,
+    ) -> Result<u32, Nanos> {
+        match self.choose_slot(p, now, policy, expires) {
+            Choice::Slot(idx, old, victim) => {
+                let claim = old.claimed_by(p.tag);
+                if self.cas(idx, old, claim).is_err() {
+                    return Ok(0);
+                }
+                self.resolve(p, idx, claim);
+                Ok(u32::from(victim))
+            }
+            Choice::Full(free_at) => Err(free_at),
+            Choice::Busy => Ok(0),
         }
     }
 
@@ -383,17 +417,7 @@ impl Table {
             if let Some((idx, s)) = self.find(p) {
                 return Ok((idx, s, evicted));
             }
-            match self.choose_slot(p, now, policy, &expires) {
-                Choice::Slot(idx, old, victim) => {
-                    let claim = old.claimed_by(p.tag);
-                    if self.cas(idx, old, claim).is_ok() {
-                        evicted += u32::from(victim);
-                        self.resolve(p, idx, claim);
-                    }
-                }
-                Choice::Full(free_at) => return Err(free_at),
-                Choice::Busy => {}
-            }
+            evicted += self.claim(p, now, policy, &expires)?;
         }
     }
 
@@ -420,8 +444,9 @@ impl Table {
         self.find(p)
     }
 
-    /// A slot for a new key: a free one in the less loaded candidate group, else
-    /// (under `EvictSoonestExpiring`) the live key that expires soonest.
+    /// A slot for a new key: an empty one in the less loaded candidate group, else
+    /// the slot whose state expired longest ago, else (under
+    /// `EvictSoonestExpiring`) the live key that expires soonest.
     ///
     /// A confirmed slot whose state is still 0 belongs to a key whose owner is
     /// about to make its first admission; it looks expired but is not free (else
@@ -435,7 +460,10 @@ impl Table {
         expires: &E,
     ) -> Choice {
         let mut live = [0usize; 2];
-        let mut free: [Option<(usize, Slot)>; 2] = [None, None];
+        let mut empty: [Option<(usize, Slot)>; 2] = [None, None];
+        // Among expired slots, the one dead longest: reusing a key that expired a
+        // moment ago would make it pay for a new claim on its very next check.
+        let mut dead: Option<(usize, Slot, Nanos)> = None;
         let mut victim: Option<(usize, Slot, Nanos)> = None;
         let mut fresh: Option<(usize, Slot)> = None;
         for idx in self.candidates(p) {
@@ -446,7 +474,7 @@ impl Table {
                 return Choice::Busy;
             }
             if !s.is_owned() {
-                free[g].get_or_insert((idx, s));
+                empty[g].get_or_insert((idx, s));
                 continue;
             }
             if s.is_pending() {
@@ -460,7 +488,9 @@ impl Table {
             }
             let until = expires(s.state());
             if until <= now {
-                free[g].get_or_insert((idx, s));
+                if dead.is_none_or(|(_, _, d)| until < d) {
+                    dead = Some((idx, s, until));
+                }
             } else {
                 live[g] += 1;
                 if victim.is_none_or(|(_, _, v)| until < v) {
@@ -469,7 +499,10 @@ impl Table {
             }
         }
         let preferred = usize::from(live[1] < live[0]);
-        if let Some((idx, s)) = free[preferred].or(free[1 - preferred]) {
+        if let Some((idx, s)) = empty[preferred].or(empty[1 - preferred]) {
+            return Choice::Slot(idx, s, false);
+        }
+        if let Some((idx, s, _)) = dead {
             return Choice::Slot(idx, s, false);
         }
         match policy {

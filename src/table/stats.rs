@@ -2,9 +2,11 @@
 //! fight over one cache line.
 
 use crate::sync::{AtomicU64, Ordering};
+use alloc::boxed::Box;
 use crossbeam_utils::CachePadded;
 
 const SHARDS: usize = 16;
+const _: () = assert!(SHARDS.is_power_of_two());
 
 /// What a keyed limiter has done since it was built.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,7 +56,7 @@ fn shard_index() -> usize {
         let mut i = m.get();
         if i == usize::MAX {
             // Relaxed: only uniqueness-ish of the ticket matters, not ordering.
-            i = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed) % SHARDS;
+            i = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed) & (SHARDS - 1);
             m.set(i);
         }
         i
@@ -69,7 +71,8 @@ fn shard_index() -> usize {
 impl Counters {
     #[inline]
     fn shard(&self) -> &Shard {
-        &self.shards[shard_index() % self.shards.len()]
+        // SHARDS is a power of two: a mask, not a division.
+        &self.shards[shard_index() & (SHARDS - 1)]
     }
 
     #[inline]
