@@ -118,6 +118,9 @@ mod quanta_clocks {
         clock: quanta::Clock,
         /// `unix_nanos - quanta_nanos` at the anchoring instant, mod 2^64.
         offset: u64,
+        /// quanta's calibration folded into one multiplier (see [`fold`]), or 0 to
+        /// let quanta scale each reading itself.
+        scale: u64,
         /// For [`CoarseClock`]: the same instant as a quanta `Instant`.
         instant: quanta::Instant,
         unix: u64,
@@ -133,13 +136,52 @@ mod quanta_clocks {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, super::duration_to_nanos);
             let offset = unix.wrapping_sub(clock.delta_as_nanos(0, raw));
+            let scale = fold(&clock, raw);
             Anchor {
                 clock,
                 offset,
+                scale,
                 instant,
                 unix,
             }
         })
+    }
+
+    /// quanta turns a counter reading into nanoseconds as `(raw * factor) >> shift`
+    /// (behind a branch and a match on its clock kind, on every read). With
+    /// `scale = delta_as_nanos(0, 2^63) = factor << (63 - shift)`, the same value is
+    /// `(raw * scale) >> 63`, exactly: one multiply, no branch. (For a clock that
+    /// already reads nanoseconds, `scale` is 2^63 and the formula is the identity.)
+    /// The fold is checked against quanta on sample readings; any disagreement (a
+    /// shift above 63, a factor that overflowed) returns 0 and quanta scales as
+    /// before.
+    fn fold(clock: &quanta::Clock, raw: u64) -> u64 {
+        let scale = clock.delta_as_nanos(0, 1 << 63);
+        let ours = |r: u64| ((u128::from(r) * u128::from(scale)) >> 63) as u64;
+        let samples = [
+            1,
+            977,
+            1 << 20,
+            raw,
+            raw.wrapping_mul(3) / 2,
+            1 << 40,
+            u64::MAX >> 2,
+        ];
+        let agrees = scale != 0
+            && clock.delta_as_nanos(0, 1 << 62).checked_mul(2) == Some(scale)
+            && samples
+                .iter()
+                .all(|&r| ours(r) == clock.delta_as_nanos(0, r));
+        if agrees {
+            scale
+        } else {
+            0
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn fold_for_test(clock: &quanta::Clock) -> u64 {
+        fold(clock, clock.raw())
     }
 
     /// The default clock: nanoseconds since the UNIX epoch, read from quanta.
@@ -152,6 +194,7 @@ mod quanta_clocks {
     pub struct DefaultClock {
         clock: quanta::Clock,
         offset: u64,
+        scale: u64,
     }
 
     impl DefaultClock {
@@ -161,6 +204,7 @@ mod quanta_clocks {
             Self {
                 clock: a.clock.clone(),
                 offset: a.offset,
+                scale: a.scale,
             }
         }
     }
@@ -174,10 +218,15 @@ mod quanta_clocks {
     impl Clock for DefaultClock {
         #[inline]
         fn now(&self) -> Nanos {
+            let raw = self.clock.raw();
+            let nanos = if self.scale != 0 {
+                ((u128::from(raw) * u128::from(self.scale)) >> 63) as u64
+            } else {
+                self.clock.delta_as_nanos(0, raw)
+            };
             // Wrapping: the offset is a difference taken mod 2^64; the sum lands on
             // the UNIX timeline.
-            self.offset
-                .wrapping_add(self.clock.delta_as_nanos(0, self.clock.raw()))
+            self.offset.wrapping_add(nanos)
         }
     }
 
@@ -261,6 +310,25 @@ mod tests {
         assert!(a.abs_diff(duration_to_nanos(wall)) < 60_000_000_000);
         let coarse = CoarseClock::new().now();
         assert!(coarse.abs_diff(a) < 60_000_000_000);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn the_folded_scale_reads_exactly_what_quanta_reads() {
+        let clock = quanta::Clock::new();
+        let scale = quanta_clocks::fold_for_test(&clock);
+        assert_ne!(scale, 0, "the fold should apply on this machine");
+        let mut r: u64 = 0x9E37_79B9;
+        for _ in 0..100_000 {
+            r = r
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let raw = r >> (r % 23);
+            assert_eq!(
+                ((u128::from(raw) * u128::from(scale)) >> 63) as u64,
+                clock.delta_as_nanos(0, raw)
+            );
+        }
     }
 }
 
