@@ -101,6 +101,13 @@ fn keys_of_any_hashable_type() {
     );
 }
 
+/// Resident set size in bytes (Linux), `None` elsewhere.
+fn rss() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
 #[test]
 fn memory_is_fixed_at_build_and_a_flood_cannot_grow_it() {
     let clock = ManualClock::new();
@@ -115,8 +122,18 @@ fn memory_is_fixed_at_build_and_a_flood_cannot_grow_it() {
         before < 65_536 * 24 + 8_192,
         "{before} bytes for 65,536 keys"
     );
-    for i in 0..1_000_000u64 {
+    // Touch the whole table once, so that what the flood could add is measured.
+    for i in 0..65_536u64 {
         lim.check(&i);
+    }
+    let rss_before = rss();
+    for i in 0..3_000_000u64 {
+        lim.check(&i);
+    }
+    if let (Some(a), Some(b)) = (rss_before, rss()) {
+        // Other tests run in this process meanwhile, so allow their noise (1 MiB),
+        // far below the 24+ MB a table that grew with the flood would take.
+        assert!(b.saturating_sub(a) < 1 << 20, "RSS grew by {} bytes", b - a);
     }
     assert_eq!(lim.memory_bytes(), before);
     // The table still works: a fresh key gets its full quota, a hot one is limited.
@@ -125,8 +142,8 @@ fn memory_is_fixed_at_build_and_a_flood_cannot_grow_it() {
     }
     assert!(!lim.check("after-flood").is_allowed());
     let s = lim.stats();
-    assert_eq!(s.admitted, 1_000_005);
-    assert!(s.evicted >= 1_000_000 - 65_536 * 3 / 2, "{s:?}");
+    assert_eq!(s.admitted, 3_065_541);
+    assert!(s.evicted >= 3_000_000 - 65_536 * 3 / 2, "{s:?}");
 }
 
 #[test]
@@ -135,8 +152,8 @@ fn full_groups_evict_the_soonest_expiring_key() {
     // 1/s, burst 3: a key's state expires 1 s per request it made.
     let q = Quota::per_second(1).unwrap().with_burst(3).unwrap();
     let lim = keyed(q, Algorithm::TokenBucket, 1, &clock);
-    let slots = 512 * 8; // the smallest table
-                         // Long-lived keys: 3 requests each (expire at 3 s).
+    // The smallest table; long-lived keys: 3 requests each (expire at 3 s).
+    let slots = 512 * 8;
     for i in 0..slots as u64 {
         for _ in 0..3 {
             lim.check(&i);
