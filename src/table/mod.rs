@@ -10,9 +10,11 @@
 //! displace other keys, never grow the table, and since probing never leaves a key's
 //! two groups, crafted collisions can hurt those two groups at most.
 //!
-//! Identity: the 56-bit tag plus the group the slot is in (at least 512 groups,
-//! log2 of the count at 1M keys is 18) decide identity: about 70 bits at 1M keys,
-//! so two live keys share a slot with probability far below 1e-9.
+//! Identity: a slot stores 55 bits of the key's 64-bit hash (the tag) and the
+//! first candidate group is taken from the hash's high bits, so with at least 512
+//! groups a tag and a first group pin down all 64 bits. Two of `n` live keys share
+//! a slot with probability about `n²/2 · (2⁻⁶⁴ + 3·2⁻⁵⁵/groups)`: 2.7e-8 at 1M
+//! keys.
 //!
 //! # Slot state machine
 //!

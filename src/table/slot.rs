@@ -12,7 +12,9 @@
 //! never make a compare-exchange succeed against a slot that changed hands and came
 //! back (ABA) unless 128 ownership changes happened in between.
 
-/// Bits of key hash stored in a slot; the group index supplies the rest.
+/// Bits of the slot's tag field: 55 bits of the key's hash and a marker bit (so
+/// a tag is never 0). The first candidate group comes from the hash's high bits,
+/// so a tag and a group identify all 64 bits of the hash.
 pub(crate) const TAG_BITS: u32 = 56;
 const PENDING: u64 = 1;
 const VERSION_MASK: u64 = 0xFE;
