@@ -14,8 +14,8 @@
 //!   0600 (it holds the hash seeds), so the target is always either the previous
 //!   file or the new one, whole.
 //! * **Restoring** ([`Limiter::restore_from`]) checks the whole file before it
-//!   changes anything, builds a new table with the file's hash seeds and slot
-//!   layout, and swaps it in. The file's contents *replace* the limiter's: keys the
+//!   changes anything, then empties the table, adopts the file's hash seeds and
+//!   installs each entry in its slot. The file's contents *replace* the limiter's: keys the
 //!   limiter held that the file does not are forgotten. States hold absolute times,
 //!   so time spent offline counts as elapsed by itself: states that expired
 //!   meanwhile are dropped, and states further ahead of the clock than the
@@ -162,7 +162,7 @@ pub enum Refusal {
         /// The limiter's.
         limiter: (u64, u32),
     },
-    /// The memory for the new table could not be allocated.
+    /// The memory to stage the entries could not be allocated.
     OutOfMemory,
 }
 
@@ -449,9 +449,9 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     /// The whole file is checked first (magic, version, lengths against the file's
     /// size, checksum, hash fingerprint, entries; then kind, algorithm, quota and
     /// table shape against this limiter); on any error the limiter is unchanged.
-    /// Then a new table is built with the **file's** hash seeds (so its keys are
-    /// found where they were saved), the entries are installed and the table is
-    /// swapped in. The file's contents replace the limiter's: keys the limiter held
+    /// Then the table is emptied, adopts the **file's** hash seeds (so its keys are
+    /// found where they were saved) and the entries are installed. The file's
+    /// contents replace the limiter's: keys the limiter held
     /// that the file does not are forgotten. Entries that expired since the save are
     /// dropped; states further ahead of the clock than the algorithm allows are
     /// clamped. Statistics and capacity are kept.
