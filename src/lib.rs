@@ -123,7 +123,7 @@ pub use table::memory::MemoryStore;
 pub use table::stats::Stats;
 pub use table::FullPolicy;
 
-#[doc(hidden)]
-pub mod __private {
-    //! Internals exposed for the fuzz targets and benches only; not part of the API.
-}
+/// The README's examples, compiled and run by `cargo test` so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
