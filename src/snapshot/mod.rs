@@ -457,10 +457,12 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     /// clamped. Statistics and capacity are kept.
     ///
     /// The whole file is validated before the limiter is touched. Restoring is
-    /// meant for startup, before the limiter serves; it may run while other threads
-    /// check, but a check that races it may find its key in the old state, the new
-    /// one, or absent. The limiter adopts the file's hash seeds (its keys were
-    /// placed by them).
+    /// meant for startup, before the limiter serves. It may run while other threads
+    /// check, but those checks are not ordered with it: one may see its key in the
+    /// old state, the new one or absent, and a key checked (and so inserted) during
+    /// the restore can end up with its state split between two slots until one
+    /// expires. The limiter adopts the file's hash seeds (its keys were placed by
+    /// them).
     ///
     /// # Errors
     ///

@@ -85,7 +85,9 @@ const MIN_GROUPS: usize = if cfg!(loom) { 1 } else { 512 };
 #[non_exhaustive]
 pub enum FullPolicy {
     /// Evict the live key whose state expires soonest (it has the least left to
-    /// enforce) and count it in [`Stats::evicted`](crate::Stats::evicted).
+    /// enforce) and count it in [`Stats::evicted`](crate::Stats::evicted). (In the
+    /// rare moment when every candidate slot is another key's claim in progress,
+    /// the new key is denied once, with a retry of 1 ns, rather than wait.)
     #[default]
     EvictSoonestExpiring,
     /// Deny the new key until a slot frees up; existing keys are never displaced.
@@ -118,8 +120,10 @@ pub(crate) struct Probe {
 pub(crate) enum Outcome {
     /// The admission ran against `seen` (and installed its answer, if any).
     Ran { seen: u64, evicted: u32 },
-    /// Both groups are full of live keys and the policy is `Deny`; a slot frees up
-    /// at `free_at` at the latest.
+    /// No room: both groups are full of live keys and the policy is `Deny` (a slot
+    /// frees up at `free_at` at the latest), or, under either policy, every
+    /// candidate slot is another key's claim in progress (`free_at` is now: those
+    /// claims are seconds from settling, and this thread does not wait for them).
     Full { free_at: Nanos },
 }
 
@@ -542,8 +546,11 @@ impl Table {
         let mut purged = 0;
         for idx in 0..self.slot_count() {
             let s = self.load(idx);
+            // State 0 is a key about to make its first admission (see
+            // `choose_slot`): live, like a pending claim.
             if s.is_owned()
                 && !s.is_pending()
+                && s.state() != 0
                 && expires(s.state()) <= now
                 && self.cas(idx, s, s.emptied()).is_ok()
             {
@@ -557,7 +564,9 @@ impl Table {
     pub(crate) fn live<E: Fn(u64) -> Nanos>(&self, now: Nanos, expires: E) -> usize {
         (0..self.slot_count())
             .map(|idx| self.load(idx))
-            .filter(|s| s.is_owned() && (s.is_pending() || expires(s.state()) > now))
+            .filter(|s| {
+                s.is_owned() && (s.is_pending() || s.state() == 0 || expires(s.state()) > now)
+            })
             .count()
     }
 

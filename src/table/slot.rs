@@ -8,9 +8,10 @@
 //! ```
 //!
 //! `P` marks a *pending* claim (see the table's state machine). The version is
-//! bumped by every change of owner, so a thread holding a stale copy of a slot can
-//! never make a compare-exchange succeed against a slot that changed hands and came
-//! back (ABA) unless 128 ownership changes happened in between.
+//! bumped by every change of owner (a claim, and the release or expiry that ends
+//! it), so a thread holding a stale copy of a slot can never make a
+//! compare-exchange succeed against a slot that changed hands and came back (ABA)
+//! unless 128 bumps (64 claim-and-release cycles) happened in between.
 
 /// Bits of the slot's tag field: 55 bits of the key's hash and a marker bit (so
 /// a tag is never 0). The first candidate group comes from the hash's high bits,
@@ -87,6 +88,7 @@ pub(crate) fn tag_of(hash: u64) -> u64 {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn transitions_keep_their_meaning() {
@@ -103,11 +105,20 @@ mod tests {
         let gone = upd.emptied();
         assert!(!gone.is_owned());
         assert_ne!(gone, empty, "the version moved on");
-        // 127 changes of owner later the version still differs from the start.
+        // The version takes 128 bumps to come back: 63 claim-and-release cycles
+        // after a claim, the claim's word has not recurred; the 64th brings it back.
         let mut s = empty;
-        for _ in 0..127 {
-            s = s.claimed_by(t).emptied();
-            assert!(s.0 != claim.0);
+        let mut claims = Vec::new();
+        for _ in 0..64 {
+            let c = s.claimed_by(t);
+            claims.push(c.0);
+            s = c.emptied();
         }
+        assert!(claims[1..].iter().all(|&c| c != claims[0]));
+        assert_eq!(
+            s.claimed_by(t).0,
+            claims[0],
+            "after 64 cycles the version wraps"
+        );
     }
 }
