@@ -414,6 +414,16 @@ fn check_against(
     Ok(())
 }
 
+/// Writes a snapshot's bytes to `path` atomically (see `io::write_atomic`).
+fn save_to(
+    path: &Path,
+    encoded: Result<(Vec<u8>, SnapshotInfo), Refusal>,
+) -> Result<SnapshotInfo, SnapshotError> {
+    let (bytes, info) = encoded.map_err(|r| SnapshotError::refused(path, r))?;
+    io::write_atomic(path, &bytes)?;
+    Ok(info)
+}
+
 fn word_algorithm(p: &Params) -> Result<(), Refusal> {
     if p.algorithm.is_word() {
         Ok(())
@@ -436,12 +446,7 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     /// is intact and no temporary file is left), or `Refused` with
     /// [`Refusal::UnsupportedAlgorithm`] for the sliding-window log.
     pub fn snapshot_to(&self, path: impl AsRef<Path>) -> Result<SnapshotInfo, SnapshotError> {
-        let path = path.as_ref();
-        let (bytes, info) = self
-            .snapshot_bytes()
-            .map_err(|r| SnapshotError::refused(path, r))?;
-        io::write_atomic(path, &bytes)?;
-        Ok(info)
+        save_to(path.as_ref(), self.snapshot_bytes())
     }
 
     /// Replaces every key's state with the snapshot at `path`.
@@ -456,13 +461,11 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     /// dropped; states further ahead of the clock than the algorithm allows are
     /// clamped. Statistics and capacity are kept.
     ///
-    /// The whole file is validated before the limiter is touched. Restoring is
-    /// meant for startup, before the limiter serves. It may run while other threads
+    /// Restoring is meant for startup, before the limiter serves. It may run while other threads
     /// check, but those checks are not ordered with it: one may see its key in the
     /// old state, the new one or absent, and a key checked (and so inserted) during
     /// the restore can end up with its state split between two slots until one
-    /// expires. The limiter adopts the file's hash seeds (its keys were placed by
-    /// them).
+    /// expires.
     ///
     /// # Errors
     ///
@@ -573,12 +576,7 @@ impl<C: Clock> DirectLimiter<C> {
     ///
     /// As [`Limiter::snapshot_to`].
     pub fn snapshot_to(&self, path: impl AsRef<Path>) -> Result<SnapshotInfo, SnapshotError> {
-        let path = path.as_ref();
-        let (bytes, info) = self
-            .snapshot_bytes()
-            .map_err(|r| SnapshotError::refused(path, r))?;
-        io::write_atomic(path, &bytes)?;
-        Ok(info)
+        save_to(path.as_ref(), self.snapshot_bytes())
     }
 
     /// Replaces the limiter's state with the snapshot at `path`; see
