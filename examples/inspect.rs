@@ -1,7 +1,9 @@
-//! Inspects a ratecell snapshot file: prints its header, its entry count and how
-//! many entries would still be live if restored now (by the default clock), and
-//! verifies everything a restore verifies that does not depend on a limiter
-//! (magic, version, header fields, length, CRC32C, hash fingerprint, entries).
+//! Inspects a ratecell snapshot file: prints its header, its entry count, the
+//! bytes its entries take, how many entries would still be live if restored now
+//! (by the default clock) and, for a sliding-window log, how many times the logs
+//! hold; and verifies everything a restore verifies that does not depend on a
+//! limiter (magic, version, header fields, length, CRC32C, hash fingerprint,
+//! entries).
 //!
 //! ```text
 //! cargo run --example inspect -- FILE [--entries]
@@ -10,7 +12,7 @@
 //! Exit status: 0 for a good file, 1 for a bad or unreadable one (with the reason
 //! on stderr, and whatever of the header could be decoded), 2 for a usage error.
 
-use ratecell::{Clock, DefaultClock, SnapshotFile, SnapshotHeader, SnapshotKind};
+use ratecell::{Algorithm, Clock, DefaultClock, SnapshotFile, SnapshotHeader, SnapshotKind};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -42,14 +44,49 @@ fn main() -> ExitCode {
         Ok(file) => {
             println!("file:         {} ({len} bytes)", path.display());
             print!("{}", header_text(file.header(), now));
+            let h = file.header();
+            // Entries are variable-length: what they take is the file less its
+            // fixed 120-byte header and 4-byte checksum.
+            let body = len - 124;
+            println!(
+                "entry bytes:  {body}{}",
+                per_entry(body as u64, h.entry_count, "per entry")
+            );
+            let is_log = h.algorithm == Algorithm::SlidingWindowLog;
+            if is_log {
+                let times: u64 = file.entries().map(|e| e.log.len() as u64).sum();
+                println!(
+                    "log times:    {times}{} (at most {} each)",
+                    per_entry(times, h.entry_count, "per entry"),
+                    h.quota.limit()
+                );
+            }
             let (live, expired) = file.live_at(now);
             println!("live now:     {live} (expired since the save: {expired})");
             let crc = u32::from_le_bytes(bytes[len - 4..].try_into().expect("4 bytes"));
             println!("checksum:     ok (CRC32C {crc:#010x}); fingerprint and entries ok");
             if entries {
-                println!("\n{:>12}  {:>16}  {:>20}", "slot", "tag", "state");
+                if is_log {
+                    println!(
+                        "\n{:>12}  {:>16}  {:>6}  {:>20}  {:>20}",
+                        "slot", "tag", "times", "oldest", "newest"
+                    );
+                } else {
+                    println!("\n{:>12}  {:>16}  {:>20}", "slot", "tag", "state");
+                }
                 for e in file.entries() {
-                    println!("{:>12}  {:016x}  {:>20}", e.slot, e.tag, e.state);
+                    if is_log {
+                        let n = e.log.len();
+                        let oldest = e.log.clone().next().unwrap_or(0);
+                        // The state is 1 + the newest time.
+                        let newest = e.state - 1;
+                        println!(
+                            "{:>12}  {:016x}  {n:>6}  {oldest:>20}  {newest:>20}",
+                            e.slot, e.tag
+                        );
+                    } else {
+                        println!("{:>12}  {:016x}  {:>20}", e.slot, e.tag, e.state);
+                    }
                 }
             }
             ExitCode::SUCCESS
@@ -114,6 +151,14 @@ fn header_text(h: &SnapshotHeader, now: u64) -> String {
     );
     let _ = writeln!(out, "entries:      {}", h.entry_count);
     out
+}
+
+/// ", avg X.Y per entry" (nothing for no entries).
+fn per_entry(total: u64, entries: u64, what: &str) -> String {
+    if entries == 0 {
+        return String::new();
+    }
+    format!(", avg {:.1} {what}", total as f64 / entries as f64)
 }
 
 fn human(nanos: u64) -> String {

@@ -236,6 +236,66 @@ impl LogRef<'_> {
         }
     }
 
+    /// The log's times at or after `floor`, oldest first, into `out`: one state the
+    /// log had (validated like a denial: the head is re-read after the slots).
+    /// `false` (and `out` empty) if the log is not `owner`'s, so holds none of its
+    /// entries. For snapshots.
+    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
+    pub(crate) fn live_times(&self, floor: Nanos, owner: u64, out: &mut Vec<Nanos>) -> bool {
+        let l = self.len();
+        // Acquire: as in `run`, the slots completed before this head are visible.
+        let mut word = self.head.load(Ordering::Acquire);
+        loop {
+            let head = LogHead::unpack(word);
+            out.clear();
+            if head.owner != owner {
+                return false;
+            }
+            for back in (1..=head.filled.min(l)).rev() {
+                // The last admission's slots may still be being written by its
+                // thread: the head says what they hold.
+                let t = if back <= head.n_last {
+                    head.t_last
+                } else {
+                    self.slots.slot((head.pos % l + l - back) % l)
+                };
+                if t >= floor {
+                    out.push(t);
+                }
+            }
+            // Acquire: validates that the slots read belong to `head`.
+            let again = self.head.load(Ordering::Acquire);
+            if again == word {
+                return true;
+            }
+            word = again;
+        }
+    }
+
+    /// Makes the log hold exactly `times` (oldest first, at most `L`, never
+    /// decreasing) for `owner`: a snapshot restore, which is not ordered with
+    /// checks running meanwhile.
+    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
+    pub(crate) fn install(&self, times: &[Nanos], owner: u64) {
+        for (slot, &t) in self.slots.iter().zip(times) {
+            // Release: published with the head below.
+            slot.store(t, Ordering::Release);
+        }
+        // Acquire: only the generation is kept, so that no stale head compares equal.
+        let old = LogHead::unpack(self.head.load(Ordering::Acquire));
+        let filled = times.len().min(self.slots.len()) as u64;
+        let head = LogHead {
+            pos: filled % self.len(),
+            filled,
+            n_last: 0,
+            owner,
+            gen: old.gen.wrapping_add(1) & 0xFF,
+            t_last: times.last().copied().unwrap_or(old.t_last),
+        };
+        // Release: a check that reads this head reads the slots stored above.
+        self.head.store(head.pack(), Ordering::Release);
+    }
+
     pub(crate) fn reset(&self) {
         // Acquire/AcqRel as in `run`; the emptied head keeps position and time so the
         // slots' values keep growing.
@@ -287,6 +347,12 @@ impl LogCell {
 
     pub(crate) fn reset(&self) {
         self.as_ref().reset();
+    }
+
+    /// The protocol over this cell's storage (snapshots read and restore through it).
+    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
+    pub(crate) fn log(&self) -> LogRef<'_> {
+        self.as_ref()
     }
 }
 

@@ -82,7 +82,8 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
-#![forbid(unsafe_code)]
+// One `unsafe` block in the crate: the table's prefetch hint (`table/mod.rs`).
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
@@ -116,7 +117,7 @@ pub use quota::{Quota, QuotaError, MAX_PERIOD};
 pub use snapshot::__fuzz;
 #[cfg(all(feature = "std", not(loom)))]
 pub use snapshot::{
-    EntryProblem, Refusal, SnapshotEntry, SnapshotError, SnapshotFile, SnapshotHeader,
+    EntryProblem, LogTimes, Refusal, SnapshotEntry, SnapshotError, SnapshotFile, SnapshotHeader,
     SnapshotInfo, SnapshotKind,
 };
 pub use table::memory::MemoryStore;

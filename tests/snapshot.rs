@@ -1,6 +1,7 @@
-//! Snapshots end to end: exact decisions after a round trip, time offline, every
-//! kind of damaged or foreign file refused with the limiter untouched, the bytes
-//! on disk, atomic replacement, and the fuzz corpora replayed.
+//! Snapshots end to end: exact decisions after a round trip (every algorithm, the
+//! sliding-window log's times included), time offline, every kind of damaged,
+//! foreign or hand-crafted file refused with its exact reason and the limiter
+//! untouched, the bytes on disk, atomic replacement, and the fuzz corpora replayed.
 
 #![cfg(not(loom))]
 
@@ -13,10 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-const WORD_ALGORITHMS: [Algorithm; 4] = [
+const ALGORITHMS: [Algorithm; 5] = [
     Algorithm::TokenBucket,
     Algorithm::LeakyBucket,
     Algorithm::FixedWindow,
+    Algorithm::SlidingWindowLog,
     Algorithm::SlidingWindowCounter,
 ];
 
@@ -104,6 +106,54 @@ fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
+/// LEB128, written from FORMAT.md (independent of the crate's encoder): seven
+/// bits per byte, low bits first, the high bit set on every byte but the last.
+fn leb(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+    out
+}
+
+/// The length of the varint at the start of `b`.
+fn leb_len(b: &[u8]) -> usize {
+    b.iter().position(|x| x & 0x80 == 0).unwrap() + 1
+}
+
+/// `u64::MAX` as a varint: nine 0xFF bytes and a final 0x01.
+fn leb_max() -> Vec<u8> {
+    let mut v = vec![0xFF; 9];
+    v.push(0x01);
+    v
+}
+
+/// A valid tag: bit 55 (the top bit of the seventh byte) set.
+const TAG: [u8; 7] = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x80];
+const TAG2: [u8; 7] = [0x99, 0x88, 0x77, 0x66, 0x55, 0x44, 0xC3];
+
+/// A keyed entry's bytes: the slot gap's varint, the tag, then `rest` (a word
+/// algorithm's state varint, or a log's count and times).
+fn keyed_entry(gap: &[u8], tag: [u8; 7], rest: &[u8]) -> Vec<u8> {
+    [gap, &tag[..], rest].concat()
+}
+
+/// A file with `header` (a good file's first 120 bytes), announcing `count`
+/// entries, followed by `body` and a valid checksum.
+fn crafted(header: &[u8], count: u64, body: &[u8]) -> Vec<u8> {
+    let mut b = header[..120].to_vec();
+    b[112..120].copy_from_slice(&count.to_le_bytes());
+    b.extend_from_slice(body);
+    b.extend_from_slice(&[0; 4]);
+    resealed(b)
+}
+
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
 struct Rng(u64);
 
 impl Rng {
@@ -152,7 +202,7 @@ fn drive(
 
 #[test]
 fn a_round_trip_keeps_every_key_s_exact_decisions() {
-    for alg in WORD_ALGORITHMS {
+    for alg in ALGORITHMS {
         let dir = TempDir::new(&format!("round-trip-{alg:?}"));
         let path = dir.file("limits.snap");
         let q = Quota::per_minute(7).unwrap();
@@ -169,6 +219,32 @@ fn a_round_trip_keeps_every_key_s_exact_decisions() {
         let saved = original.snapshot_to(&path).unwrap();
         assert_eq!(saved.entries, live, "{alg:?}");
         assert_eq!(saved.duplicates, 0);
+        // A log entry holds its live times, oldest first, and its state is 1 + the
+        // newest; the other algorithms' entries hold no times.
+        let file = SnapshotFile::read(&path).unwrap();
+        let saved_at = file.header().saved_at;
+        let mut times_saved = 0;
+        for e in file.entries() {
+            let times: Vec<u64> = e.log.collect();
+            if alg == Algorithm::SlidingWindowLog {
+                assert!((1..=7).contains(&times.len()), "{times:?}");
+                assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+                // In the window (saved_at - 1 min, saved_at] at the save.
+                let (oldest, newest) = (times[0], times[times.len() - 1]);
+                assert!(oldest > saved_at - 60_000_000_000, "{oldest} {saved_at}");
+                assert!(newest <= saved_at, "{newest} {saved_at}");
+                assert_eq!(e.state, newest + 1);
+            } else {
+                assert!(times.is_empty());
+            }
+            times_saved += times.len();
+        }
+        if alg == Algorithm::SlidingWindowLog {
+            assert!(
+                times_saved > 2 * live as usize,
+                "{times_saved} times in {live} logs"
+            );
+        }
 
         // Random seeds: the restore must adopt the file's, or no key is found.
         let restored = keyed(q, alg, 1_000, &clock, None);
@@ -354,21 +430,237 @@ fn fingerprint_of(lim: &Limiter<ManualClock>) -> (Vec<Decision>, usize) {
 }
 
 #[test]
-fn thousands_of_damaged_files_are_refused_and_leave_the_limiter_untouched() {
-    let dir = TempDir::new("damaged");
+fn a_log_s_time_offline_counts_and_logs_that_left_the_window_are_dropped() {
+    let dir = TempDir::new("log-offline");
+    let path = dir.file("limits.snap");
+    // 10 per minute over a sliding window of exactly one minute.
+    let q = Quota::per_minute(10).unwrap();
+    let clock = ManualClock::new();
+    let lim = keyed(q, Algorithm::SlidingWindowLog, 1_000, &clock, Some(SEEDS));
+    let at = |secs_before_t0: u64| T0 - Duration::from_secs(secs_before_t0);
+    // Key 8: one admission 100 s before the save (out of the window at the save).
+    clock.set(at(100));
+    assert!(lim.check(&8u32).is_allowed());
+    // Keys 0..3: 4 admissions 50 s before the save and 3 at the save.
+    clock.set(at(50));
+    for k in 0..3u32 {
+        assert!(lim.check_n(&k, 4).unwrap().is_allowed());
+    }
+    // Keys 3..5: 2 admissions 40 s before the save.
+    clock.set(at(40));
+    for k in 3..5u32 {
+        assert!(lim.check_n(&k, 2).unwrap().is_allowed());
+    }
+    clock.set(T0);
+    for k in 0..3u32 {
+        assert!(lim.check_n(&k, 3).unwrap().is_allowed());
+    }
+    let saved = lim.snapshot_to(&path).unwrap();
+    assert_eq!((saved.entries, saved.expired), (5, 1));
+    let file = SnapshotFile::read(&path).unwrap();
+    let mut lens: Vec<usize> = file.entries().map(|e| e.log.len()).collect();
+    lens.sort_unstable();
+    assert_eq!(lens, [2, 2, 7, 7, 7]);
+    let t0 = nanos(T0);
+    for e in file.entries() {
+        let times: Vec<u64> = e.log.collect();
+        let want = if times.len() == 7 {
+            [vec![t0 - 50_000_000_000; 4], vec![t0; 3]].concat()
+        } else {
+            vec![t0 - 40_000_000_000; 2]
+        };
+        assert_eq!(times, want);
+    }
+
+    // Restarted 25 s later: the window is (T0 - 35 s, T0 + 25 s]. Keys 0..3 keep
+    // their 3 admissions at T0 (the 4 at T0 - 50 s left the window); keys 3..5
+    // have nothing left in the window and are dropped.
+    let later = ManualClock::new();
+    later.set(T0 + Duration::from_secs(25));
+    let restored = keyed(q, Algorithm::SlidingWindowLog, 1_000, &later, None);
+    let info = restored.restore_from(&path).unwrap();
+    assert_eq!(
+        (info.entries, info.restored, info.expired, info.clamped),
+        (5, 3, 2, 0)
+    );
+    assert_eq!(restored.len(), 3);
+    // The original, whose clock also moved on 25 s, answers alike for every key.
+    clock.set(T0 + Duration::from_secs(25));
+    for k in 0..10u32 {
+        assert_eq!(restored.peek(&k), lim.peek(&k), "key {k}");
+    }
+    for k in 0..3u32 {
+        let d = restored.peek(&k);
+        assert_eq!(d.remaining(), 6, "key {k}: 3 in the window, peek takes one");
+        assert!(restored.check_n(&k, 7).unwrap().is_allowed());
+        let denied = restored.check(&k);
+        assert!(!denied.is_allowed());
+        // The admissions at T0 leave the window at T0 + 60 s.
+        assert_eq!(denied.retry_after(), Some(Duration::from_secs(35)));
+    }
+    for k in 3..9u32 {
+        assert_eq!(restored.peek(&k).remaining(), 9, "key {k} is empty again");
+    }
+}
+
+#[test]
+fn log_times_ahead_of_the_restoring_clock_are_clamped_to_it() {
+    let dir = TempDir::new("log-clamp");
+    let path = dir.file("limits.snap");
+    let q = Quota::per_minute(10).unwrap();
+    // Saved by a machine whose clock ran an hour ahead.
+    let ahead = ManualClock::new();
+    ahead.set(T0 + Duration::from_secs(3_600) - Duration::from_secs(20));
+    let lim = keyed(q, Algorithm::SlidingWindowLog, 100, &ahead, None);
+    lim.check_n("n", 3).unwrap();
+    ahead.advance(Duration::from_secs(20));
+    lim.check_n("k", 10).unwrap();
+    lim.check_n("n", 2).unwrap();
+    assert_eq!(lim.snapshot_to(&path).unwrap().entries, 2);
+
+    let clock = ManualClock::new();
+    clock.set(T0);
+    let restored = keyed(q, Algorithm::SlidingWindowLog, 100, &clock, None);
+    let info = restored.restore_from(&path).unwrap();
+    assert_eq!((info.restored, info.expired, info.clamped), (2, 0, 2));
+    // Exactly as if the admissions had all been made at T0: not locked out for an
+    // hour.
+    let model = |n: u32| {
+        let d = DirectLimiter::builder(q)
+            .algorithm(Algorithm::SlidingWindowLog)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        d.check_n(n).unwrap();
+        d
+    };
+    let (k, n) = (model(10), model(5));
+    assert_eq!(restored.peek("k"), k.peek());
+    assert_eq!(restored.peek("n"), n.peek());
+    assert_eq!(
+        restored.peek("k").retry_after(),
+        Some(Duration::from_secs(60))
+    );
+    assert_eq!(restored.peek("n").remaining(), 4);
+    clock.advance(Duration::from_secs(59));
+    assert_eq!(restored.check("k"), k.check());
+    assert!(!restored.peek("k").is_allowed());
+    clock.advance(Duration::from_secs(1));
+    for _ in 0..11 {
+        assert_eq!(restored.check("k"), k.check());
+        assert_eq!(restored.check("n"), n.check());
+    }
+    assert!(!k.peek().is_allowed());
+}
+
+#[test]
+fn a_direct_log_entry_is_exactly_as_documented() {
+    let dir = TempDir::new("direct-log-bytes");
+    let path = dir.file("direct.snap");
+    // FORMAT.md's second example: a direct sliding-window log of 3 per second;
+    // one admission at 1 s, two at 1.25 s, saved at 1.5 s.
+    let clock = ManualClock::new();
+    let q = Quota::per_second(3).unwrap();
+    let lim = DirectLimiter::builder(q)
+        .algorithm(Algorithm::SlidingWindowLog)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    clock.set_nanos(1_000_000_000);
+    lim.check();
+    clock.set_nanos(1_250_000_000);
+    lim.check_n(2).unwrap();
+    clock.set_nanos(1_500_000_000);
+    let info = lim.snapshot_to(&path).unwrap();
+    let b = fs::read(&path).unwrap();
+    assert_eq!((info.entries, info.bytes), (1, b.len() as u64));
+    #[rustfmt::skip]
+    let header: [u8; 40] = [
+        0x89, b'R', b'C', b'S', b'N', b'A', b'P', b'\n', // magic
+        0x01, 0x00,                                     // format version 1
+        0x03,                                           // algorithm: sliding-window log
+        0x02,                                           // flags: direct
+        0x03, 0x00, 0x00, 0x00,                         // limit 3
+        0x00, 0xca, 0x9a, 0x3b, 0x00, 0x00, 0x00, 0x00, // period 1e9 ns
+        0x03, 0x00, 0x00, 0x00,                         // burst 3
+        0x00, 0x00, 0x00, 0x00,                         // no slots per group
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // no groups
+    ];
+    assert_eq!(b[..40], header);
+    assert_eq!(b[40..104], [0; 64], "no seeds, no fingerprint");
+    assert_eq!(b[104..112], 1_500_000_000u64.to_le_bytes(), "saved at");
+    assert_eq!(b[112..120], 1u64.to_le_bytes(), "entry count");
+    // The log floor is 1.5 s - 1 s + 1 ns = 500,000,001: the first time is stored
+    // as 499,999,999 past it, the second 250,000,000 past the first, the third 0
+    // past the second.
+    #[rustfmt::skip]
+    let entry = [
+        0x03,                         // 3 times
+        0xff, 0xc9, 0xb5, 0xee, 0x01, // 499,999,999: 1 s
+        0x80, 0xe5, 0x9a, 0x77,       // +250,000,000: 1.25 s
+        0x00,                         // +0: 1.25 s
+    ];
+    assert_eq!(b[120..b.len() - 4], entry);
+    assert_eq!(leb(499_999_999), entry[1..6]);
+    assert_eq!(leb(250_000_000), entry[6..10]);
+    assert_eq!(b.len(), 120 + 11 + 4);
+    assert_eq!(b[131..], crc32c(&b[..131]).to_le_bytes());
+    assert_eq!(b[131..], 0x8d5c_2309u32.to_le_bytes(), "the CRC32C");
+    let file = SnapshotFile::read(&path).unwrap();
+    let e: Vec<_> = file.entries().collect();
+    assert_eq!(
+        (e.len(), e[0].slot, e[0].tag, e[0].state),
+        (1, 0, 0, 1_250_000_001)
+    );
+    assert_eq!(
+        e[0].log.collect::<Vec<_>>(),
+        [1_000_000_000, 1_250_000_000, 1_250_000_000]
+    );
+    assert_eq!(file.to_bytes(), b);
+    if std::env::var_os("RATECELL_PRINT_EXAMPLE").is_some() {
+        print_hex(&b);
+    }
+}
+
+/// The shortest and longest file of `n` keyed entries, from FORMAT.md: a word
+/// entry takes 1 + 7 + 1 to 10 + 7 + 10 bytes, a log entry (limit `L`) 1 + 7 + 2
+/// to 10 + 7 + 3 + 10·L.
+fn keyed_len_bounds(alg: Algorithm, limit: u64, n: u64) -> (u64, u64) {
+    let (min, max) = if alg == Algorithm::SlidingWindowLog {
+        (10, 20 + 10 * limit)
+    } else {
+        (9, 27)
+    };
+    (124 + min * n, 124 + max * n)
+}
+
+/// Thousands of damaged copies of a good two-key file of `alg`: each refused
+/// with the reason its damage calls for, the limiter untouched throughout.
+fn damaged_files_are_refused(alg: Algorithm) {
+    let dir = TempDir::new(&format!("damaged-{alg:?}"));
     let good_path = dir.file("good.snap");
     let path = dir.file("bad.snap");
     let q = Quota::per_second(4).unwrap();
     let clock = ManualClock::new();
     clock.set(T0);
-    let source = keyed(q, Algorithm::TokenBucket, 1, &clock, Some(SEEDS));
+    let source = keyed(q, alg, 1, &clock, Some(SEEDS));
     source.check("a");
     source.check_n("b", 2).unwrap();
     source.snapshot_to(&good_path).unwrap();
     let good = fs::read(&good_path).unwrap();
-    assert_eq!(good.len(), 120 + 2 * 24 + 4);
+    let (min, max) = keyed_len_bounds(alg, 4, 2);
+    let header = ratecell::SnapshotHeader::parse(&good).unwrap();
+    assert_eq!(header.file_len_bounds(), (min, max));
+    let len = good.len() as u64;
+    assert!(min <= len && len < max, "{min} <= {len} < {max}");
+    if alg == Algorithm::SlidingWindowLog {
+        let file = SnapshotFile::read(&good_path).unwrap();
+        let mut lens: Vec<usize> = file.entries().map(|e| e.log.len()).collect();
+        lens.sort_unstable();
+        assert_eq!(lens, [1, 2], "one time for a, two for b");
+    }
 
-    let mut target = keyed(q, Algorithm::TokenBucket, 1, &clock, None);
+    let mut target = keyed(q, alg, 1, &clock, None);
     target.check_n("held-1", 3).unwrap();
     target.check("held-2");
     target.check("c");
@@ -383,33 +675,70 @@ fn thousands_of_damaged_files_are_refused_and_leave_the_limiter_untouched() {
         err.reason()
             .unwrap_or_else(|| panic!("not a refusal: {err}"))
     };
-    // Every bit of every byte.
+    // The inspection API refuses a file for the same reason when nothing about it
+    // depends on the limiter (a random header may announce a table the limiter
+    // does not have, which a restore reports first).
+    let offline = |bytes: &[u8]| SnapshotFile::from_bytes(bytes.to_vec()).unwrap_err();
+    let crc_mismatch = |r: Refusal| matches!(r, Refusal::BadChecksum { .. });
+    // Every bit of every byte. Past the header the length is unchanged and the
+    // checksum, checked before any entry, catches every single-bit error.
     for i in 0..good.len() {
         for bit in 0..8 {
             let mut b = good.clone();
             b[i] ^= 1 << bit;
             let r = attempt(&b, &mut target);
+            assert_eq!(offline(&b), r);
             if i < 8 {
                 assert_eq!(r, Refusal::BadMagic);
             }
-            if i >= good.len() - 4 {
-                assert!(matches!(r, Refusal::BadChecksum { .. }), "{r:?}");
+            if i >= 120 {
+                assert!(crc_mismatch(r), "byte {i} bit {bit}: {r:?}");
             }
         }
     }
-    // Every truncation.
-    for len in 0..good.len() {
-        let r = attempt(&good[..len], &mut target);
-        assert!(matches!(r, Refusal::Truncated { .. }), "len {len}: {r:?}");
+    // Every truncation: shorter than the header, or than the count's shortest
+    // file, is `Truncated`; longer (entries are variable-length) fails the
+    // checksum.
+    for cut in 0..good.len() {
+        let r = attempt(&good[..cut], &mut target);
+        assert_eq!(offline(&good[..cut]), r);
+        let cut = cut as u64;
+        match cut {
+            0..=119 => assert_eq!(
+                r,
+                Refusal::Truncated {
+                    len: cut,
+                    expected: 120
+                }
+            ),
+            _ if cut < min => assert_eq!(
+                r,
+                Refusal::Truncated {
+                    len: cut,
+                    expected: min
+                }
+            ),
+            _ => assert!(crc_mismatch(r), "len {cut}: {r:?}"),
+        }
     }
-    // Appended bytes.
-    for extra in 1..=40 {
+    // Appended bytes: past the count's longest file `TrailingBytes`, before it the
+    // checksum.
+    for extra in 1..=max - len + 8 {
         let mut b = good.clone();
         b.extend((0..extra).map(|i| i as u8));
-        assert!(matches!(
-            attempt(&b, &mut target),
-            Refusal::TrailingBytes { .. }
-        ));
+        let r = attempt(&b, &mut target);
+        assert_eq!(offline(&b), r);
+        if len + extra > max {
+            assert_eq!(
+                r,
+                Refusal::TrailingBytes {
+                    len: len + extra,
+                    expected: max
+                }
+            );
+        } else {
+            assert!(crc_mismatch(r), "{extra} appended: {r:?}");
+        }
     }
     // Random bytes; random bytes behind a valid header; random overwrites.
     let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
@@ -431,12 +760,23 @@ fn thousands_of_damaged_files_are_refused_and_leave_the_limiter_untouched() {
         }
         attempt(&b, &mut target);
     }
-    assert!(tried > 3_000, "{tried} files tried");
+    assert!(tried > 2_500, "{tried} files tried");
     assert_eq!(fingerprint_of(&target), before);
     // The undamaged file still restores.
     target.restore_from(&good_path).unwrap();
+    assert_eq!(target.peek("a"), source.peek("a"));
     assert_eq!(target.peek("b"), source.peek("b"));
     assert_eq!(target.peek("held-1").remaining(), 3);
+}
+
+#[test]
+fn thousands_of_damaged_files_are_refused_and_leave_the_limiter_untouched() {
+    damaged_files_are_refused(Algorithm::TokenBucket);
+}
+
+#[test]
+fn thousands_of_damaged_log_files_are_refused_and_leave_the_limiter_untouched() {
+    damaged_files_are_refused(Algorithm::SlidingWindowLog);
 }
 
 #[test]
@@ -514,6 +854,14 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
         b[at..at + new.len()].copy_from_slice(new);
         resealed(b)
     };
+    // The first entry's length: its gap varint, the tag, its state varint.
+    let e0_len = {
+        let gap = leb_len(&good[120..]);
+        gap + 7 + leb_len(&good[120 + gap + 7..])
+    };
+    let len = good.len() as u64;
+    // Two entries of 9 to 27 bytes each (FORMAT.md): three need at least 151.
+    assert!(len < 151, "{len}");
     let cases: Vec<(Vec<u8>, Refusal)> = vec![
         (
             edit(8, &2u16.to_le_bytes()),
@@ -529,10 +877,7 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
                 supported: 1,
             },
         ),
-        (
-            edit(10, &[3]),
-            Refusal::UnsupportedAlgorithm(Algorithm::SlidingWindowLog),
-        ),
+        (edit(10, &[5]), Refusal::UnknownAlgorithm { id: 5 }),
         (edit(10, &[9]), Refusal::UnknownAlgorithm { id: 9 }),
         (
             edit(11, &[4]),
@@ -553,16 +898,13 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
         (edit(72, &1u64.to_le_bytes()), Refusal::FingerprintMismatch),
         (
             edit(112, &3u64.to_le_bytes()),
-            Refusal::Truncated {
-                len: 172,
-                expected: 196,
-            },
+            Refusal::Truncated { len, expected: 151 },
         ),
         (
             edit(112, &1u64.to_le_bytes()),
             Refusal::TrailingBytes {
-                len: 172,
-                expected: 148,
+                len,
+                expected: (120 + e0_len + 4) as u64,
             },
         ),
         (
@@ -572,46 +914,16 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
                 slots: 4096,
             },
         ),
-        (
-            edit(120, &4096u64.to_le_bytes()),
-            Refusal::BadEntry {
-                index: 0,
-                problem: EntryProblem::SlotOutOfRange,
-            },
-        ),
-        (
-            edit(128, &0u64.to_le_bytes()),
-            Refusal::BadEntry {
-                index: 0,
-                problem: EntryProblem::NoTag,
-            },
-        ),
-        (
-            edit(128, &[1]),
-            Refusal::BadEntry {
-                index: 0,
-                problem: EntryProblem::ReservedBits,
-            },
-        ),
-        (
-            edit(136, &0u64.to_le_bytes()),
-            Refusal::BadEntry {
-                index: 0,
-                problem: EntryProblem::ZeroState,
-            },
-        ),
-        (
-            edit(144, &good[120..128]),
-            Refusal::UnsortedEntries { index: 1 },
-        ),
-        (
-            edit(144, &0u64.to_le_bytes()),
-            Refusal::UnsortedEntries { index: 1 },
-        ),
     ];
     let before = fingerprint_of(&target);
     for (bytes, want) in cases {
+        assert_eq!(
+            SnapshotFile::from_bytes(bytes.clone()).unwrap_err(),
+            want,
+            "offline"
+        );
         assert_eq!(refusal(target.restore_from(with(bytes))), want);
+        assert_eq!(fingerprint_of(&target), before);
     }
     // A damaged checksum alone, and a file that is no snapshot.
     let mut b = good.clone();
@@ -640,36 +952,474 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
     ));
     assert_eq!(fingerprint_of(&target), before);
 
-    // The log has no snapshot format yet, keyed or direct.
-    let log = Limiter::builder(q5)
-        .algorithm(Algorithm::SlidingWindowLog)
-        .capacity(10)
-        .clock(clock.clone())
-        .build();
-    if let Ok(log) = log {
+    // Algorithm id 3 is the sliding-window log: a well-formed log file is refused
+    // by a token bucket (and the reverse) for its algorithm, not its format.
+    let log = keyed(q5, Algorithm::SlidingWindowLog, 1, &clock, Some(SEEDS));
+    log.check_n("a", 2).unwrap();
+    let log_path = dir.file("log.snap");
+    log.snapshot_to(&log_path).unwrap();
+    assert_eq!(fs::read(&log_path).unwrap()[10], 3);
+    assert_eq!(
+        refusal(target.restore_from(&log_path)),
+        Refusal::AlgorithmMismatch {
+            file: Algorithm::SlidingWindowLog,
+            limiter: Algorithm::TokenBucket
+        }
+    );
+    assert_eq!(
+        refusal(log.restore_from(with(good.clone()))),
+        Refusal::AlgorithmMismatch {
+            file: Algorithm::TokenBucket,
+            limiter: Algorithm::SlidingWindowLog
+        }
+    );
+    // The same header with id 3 and no entries is a valid (empty) log file.
+    let empty_log = crafted(&edit(10, &[3]), 0, &[]);
+    assert_eq!(
+        refusal(target.restore_from(with(empty_log.clone()))),
+        Refusal::AlgorithmMismatch {
+            file: Algorithm::SlidingWindowLog,
+            limiter: Algorithm::TokenBucket
+        }
+    );
+    assert_eq!(fingerprint_of(&target), before);
+    let info = log.restore_from(with(empty_log)).unwrap();
+    assert_eq!((info.entries, info.restored), (0, 0));
+    assert_eq!(log.len(), 0);
+}
+
+/// Hand-crafted files, each valid but for one entry (checksum recomputed): the
+/// exact `Refusal` for each `EntryProblem`, for entries running out and for bytes
+/// after the last one, with the limiter untouched; and the files just inside
+/// each limit are accepted.
+#[test]
+fn every_malformed_entry_is_refused_with_its_exact_reason() {
+    let dir = TempDir::new("entries");
+    let path = dir.file("crafted.snap");
+    let clock = ManualClock::new();
+    clock.set(T0);
+    let t0 = nanos(T0);
+    let q = Quota::per_second(5).unwrap();
+    let header_of = |alg: Algorithm| {
+        keyed(q, alg, 1, &clock, Some(SEEDS))
+            .snapshot_to(&path)
+            .unwrap();
+        fs::read(&path).unwrap()[..120].to_vec()
+    };
+    // Keyed headers, saved at T0, of tables of 512 × 8 = 4096 slots.
+    let (tb, log) = (
+        header_of(Algorithm::TokenBucket),
+        header_of(Algorithm::SlidingWindowLog),
+    );
+    // A bucket's state floor: the smallest TAT live at the save.
+    let floor = t0 + 1;
+    // The log's floor: the oldest time in the window (T0 - 1 s, T0].
+    let log_floor = t0 - 1_000_000_000 + 1;
+    let bad = |index: u64, problem: EntryProblem| Refusal::BadEntry { index, problem };
+    let ok = keyed_entry(&[0], TAG, &[0]);
+    let ok_log = keyed_entry(&[0], TAG, &[1, 0]);
+    let mut bad_tag = TAG;
+    bad_tag[6] = 0x7F;
+    let cat = |parts: &[&[u8]]| parts.concat();
+    use EntryProblem::*;
+    let keyed_cases: Vec<(&str, &[u8], Vec<u8>, Refusal)> = vec![
+        // BadTag.
+        (
+            "tag bit 55 clear",
+            &tb[..],
+            crafted(&tb, 1, &keyed_entry(&[0], bad_tag, &[0])),
+            bad(0, BadTag),
+        ),
+        (
+            "an all-zero tag in the second entry",
+            &tb[..],
+            crafted(&tb, 2, &cat(&[&ok, &keyed_entry(&[0], [0; 7], &[0])])),
+            bad(1, BadTag),
+        ),
+        (
+            "a log's tag bit 55 clear",
+            &log[..],
+            crafted(&log, 1, &keyed_entry(&[0], bad_tag, &[1, 0])),
+            bad(0, BadTag),
+        ),
+        // BadVarint: overlong (a final zero byte), or past 64 bits.
+        (
+            "overlong gap 80 00",
+            &tb[..],
+            crafted(&tb, 1, &keyed_entry(&[0x80, 0x00], TAG, &[0])),
+            bad(0, BadVarint),
+        ),
+        (
+            "overlong state 85 80 00",
+            &tb[..],
+            crafted(&tb, 1, &keyed_entry(&[0], TAG, &[0x85, 0x80, 0x00])),
+            bad(0, BadVarint),
+        ),
+        (
+            "overlong in the second entry",
+            &tb[..],
+            crafted(&tb, 2, &cat(&[&ok, &keyed_entry(&[0], TAG, &[0xFF, 0x00])])),
+            bad(1, BadVarint),
+        ),
+        (
+            "ten bytes ending in 00",
+            &tb[..],
+            crafted(&tb, 1, &keyed_entry(&[0], TAG, &cat(&[&[0x80; 9], &[0]]))),
+            bad(0, BadVarint),
+        ),
+        (
+            "65 bits: a tenth byte of 02",
+            &tb[..],
+            crafted(
+                &tb,
+                1,
+                &keyed_entry(&[0], TAG, &cat(&[&[0xFF; 9], &[0x02]])),
+            ),
+            bad(0, BadVarint),
+        ),
+        (
+            "an eleventh byte",
+            &tb[..],
+            crafted(
+                &tb,
+                1,
+                &keyed_entry(&[0], TAG, &cat(&[&[0x80; 10], &[0x01]])),
+            ),
+            bad(0, BadVarint),
+        ),
+        (
+            "an overlong log count",
+            &log[..],
+            crafted(&log, 1, &keyed_entry(&[0], TAG, &[0x81, 0x00, 0])),
+            bad(0, BadVarint),
+        ),
+        (
+            "an overlong log time",
+            &log[..],
+            crafted(&log, 1, &keyed_entry(&[0], TAG, &[2, 0, 0x80, 0x00])),
+            bad(0, BadVarint),
+        ),
+        // StateOverflow.
+        (
+            "state one past u64::MAX",
+            &tb[..],
+            crafted(&tb, 1, &keyed_entry(&[0], TAG, &leb(u64::MAX - floor + 1))),
+            bad(0, StateOverflow),
+        ),
+        (
+            "state delta u64::MAX",
+            &tb[..],
+            crafted(&tb, 1, &keyed_entry(&[0], TAG, &leb_max())),
+            bad(0, StateOverflow),
+        ),
+        (
+            "log times summing past u64::MAX",
+            &log[..],
+            crafted(
+                &log,
+                1,
+                &keyed_entry(
+                    &[0],
+                    TAG,
+                    &cat(&[&[2], &leb(u64::MAX - 1 - log_floor), &[2]]),
+                ),
+            ),
+            bad(0, StateOverflow),
+        ),
+        (
+            "a log time of u64::MAX (its state, 1 + the newest, overflows)",
+            &log[..],
+            crafted(
+                &log,
+                1,
+                &keyed_entry(&[0], TAG, &cat(&[&[1], &leb(u64::MAX - log_floor)])),
+            ),
+            bad(0, StateOverflow),
+        ),
+        // BadLogLength: 1 <= count <= limit (5).
+        (
+            "a log of no time",
+            &log[..],
+            crafted(&log, 1, &keyed_entry(&[0], TAG, &[0, 0])),
+            bad(0, BadLogLength),
+        ),
+        (
+            "a log of 6 times, limit 5",
+            &log[..],
+            crafted(&log, 1, &keyed_entry(&[0], TAG, &[6, 0, 0, 0, 0, 0, 0])),
+            bad(0, BadLogLength),
+        ),
+        (
+            "a log of u64::MAX times",
+            &log[..],
+            crafted(
+                &log,
+                2,
+                &cat(&[&ok_log, &keyed_entry(&[0], TAG, &leb_max())]),
+            ),
+            bad(1, BadLogLength),
+        ),
+        // SlotOutOfRange.
+        (
+            "gap 4096 in a table of 4096 slots",
+            &tb[..],
+            crafted(&tb, 1, &keyed_entry(&leb(4096), TAG, &[0])),
+            bad(0, SlotOutOfRange),
+        ),
+        (
+            "a second entry after slot 4095",
+            &tb[..],
+            crafted(&tb, 2, &cat(&[&keyed_entry(&leb(4095), TAG, &[0]), &ok])),
+            bad(1, SlotOutOfRange),
+        ),
+        (
+            "a gap that overflows u64",
+            &tb[..],
+            crafted(&tb, 2, &cat(&[&ok, &keyed_entry(&leb_max(), TAG, &[0])])),
+            bad(1, SlotOutOfRange),
+        ),
+        (
+            "a log's gap past the table",
+            &log[..],
+            crafted(&log, 1, &keyed_entry(&leb(5000), TAG, &[1, 0])),
+            bad(0, SlotOutOfRange),
+        ),
+        // TrailingBytes: bytes after the last entry, or longer than the count allows.
+        (
+            "a byte after the last entry",
+            &tb[..],
+            crafted(&tb, 1, &cat(&[&ok, &[0]])),
+            Refusal::TrailingBytes {
+                len: 134,
+                expected: 133,
+            },
+        ),
+        (
+            "a byte after the last log",
+            &log[..],
+            crafted(&log, 1, &cat(&[&ok_log, &[1]])),
+            Refusal::TrailingBytes {
+                len: 135,
+                expected: 134,
+            },
+        ),
+        (
+            "longer than one entry can be (27 bytes)",
+            &tb[..],
+            crafted(&tb, 1, &cat(&[&ok, &[0; 19]])),
+            Refusal::TrailingBytes {
+                len: 152,
+                expected: 151,
+            },
+        ),
+        // Truncated: the entries run out, or shorter than the count allows.
+        (
+            "the last varint runs out",
+            &tb[..],
+            crafted(&tb, 1, &keyed_entry(&[0], TAG, &[0x80])),
+            Refusal::Truncated {
+                len: 133,
+                expected: 134,
+            },
+        ),
+        (
+            "the second entry's tag runs out",
+            &tb[..],
+            crafted(
+                &tb,
+                2,
+                &cat(&[&keyed_entry(&[0], TAG, &leb(1 << 56)), &[0]]),
+            ),
+            Refusal::Truncated {
+                len: 142,
+                expected: 143,
+            },
+        ),
+        (
+            "no bytes left for the second entry",
+            &tb[..],
+            crafted(&tb, 2, &keyed_entry(&[0], TAG, &leb(1 << 63))),
+            Refusal::Truncated {
+                len: 142,
+                expected: 143,
+            },
+        ),
+        (
+            "a log's times run out",
+            &log[..],
+            crafted(&log, 1, &keyed_entry(&[0], TAG, &[3, 0, 0])),
+            Refusal::Truncated {
+                len: 135,
+                expected: 136,
+            },
+        ),
+        (
+            "shorter than two entries can be (9 bytes each)",
+            &tb[..],
+            crafted(&tb, 2, &ok),
+            Refusal::Truncated {
+                len: 133,
+                expected: 142,
+            },
+        ),
+    ];
+    let target_tb = keyed(q, Algorithm::TokenBucket, 1, &clock, None);
+    let target_log = keyed(q, Algorithm::SlidingWindowLog, 1, &clock, None);
+    for t in [&target_tb, &target_log] {
+        t.check_n("held-1", 3).unwrap();
+        t.check("held-2");
+        t.check("c");
+    }
+    let before = (fingerprint_of(&target_tb), fingerprint_of(&target_log));
+    for (what, header, bytes, want) in keyed_cases {
+        let target = if header == &tb[..] {
+            &target_tb
+        } else {
+            &target_log
+        };
+        assert_refused(&bytes, |f| target.restore_from(f), &path, want, what);
         assert_eq!(
-            refusal(log.snapshot_to(dir.file("log.snap"))),
-            Refusal::UnsupportedAlgorithm(Algorithm::SlidingWindowLog)
-        );
-        assert_eq!(
-            refusal(log.restore_from(&path)),
-            Refusal::UnsupportedAlgorithm(Algorithm::SlidingWindowLog)
+            (fingerprint_of(&target_tb), fingerprint_of(&target_log)),
+            before,
+            "{what}"
         );
     }
-    let dlog = DirectLimiter::builder(q5)
-        .algorithm(Algorithm::SlidingWindowLog)
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    assert_eq!(
-        refusal(dlog.snapshot_to(dir.file("log.snap"))),
-        Refusal::UnsupportedAlgorithm(Algorithm::SlidingWindowLog)
+    assert_eq!(bad(1, BadVarint).to_string(), "entry 1: a malformed varint");
+
+    // Direct files: no gap and no tag, just the state (or the log).
+    let direct = |alg: Algorithm| {
+        DirectLimiter::builder(q)
+            .algorithm(alg)
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    };
+    let header_of = |alg: Algorithm| {
+        direct(alg).snapshot_to(&path).unwrap();
+        fs::read(&path).unwrap()[..120].to_vec()
+    };
+    let (dtb, dlog) = (
+        header_of(Algorithm::TokenBucket),
+        header_of(Algorithm::SlidingWindowLog),
     );
-    assert_eq!(
-        refusal(dlog.restore_from(&path)),
-        Refusal::UnsupportedAlgorithm(Algorithm::SlidingWindowLog)
+    let direct_cases: Vec<(&str, Vec<u8>, Refusal)> = vec![
+        (
+            "overlong state",
+            crafted(&dtb, 1, &[0x80, 0x00]),
+            bad(0, BadVarint),
+        ),
+        (
+            "state past the timeline",
+            crafted(&dtb, 1, &leb_max()),
+            bad(0, StateOverflow),
+        ),
+        (
+            "a byte after the entry",
+            crafted(&dtb, 1, &[0, 0]),
+            Refusal::TrailingBytes {
+                len: 126,
+                expected: 125,
+            },
+        ),
+        (
+            "the state runs out",
+            crafted(&dtb, 1, &[0x80]),
+            Refusal::Truncated {
+                len: 125,
+                expected: 126,
+            },
+        ),
+        (
+            "a log of no time",
+            crafted(&dlog, 1, &[0, 0]),
+            bad(0, BadLogLength),
+        ),
+        (
+            "a log of 6 times",
+            crafted(&dlog, 1, &[6, 0, 0, 0, 0, 0, 0]),
+            bad(0, BadLogLength),
+        ),
+        (
+            "a log time past the timeline",
+            crafted(&dlog, 1, &cat(&[&[2], &leb(u64::MAX - log_floor), &[1]])),
+            bad(0, StateOverflow),
+        ),
+    ];
+    let (d_tb, d_log) = (
+        direct(Algorithm::TokenBucket),
+        direct(Algorithm::SlidingWindowLog),
     );
-    assert!(!dir.file("log.snap").exists());
+    d_tb.check_n(2).unwrap();
+    d_log.check_n(3).unwrap();
+    let before = (d_tb.peek(), d_log.peek());
+    for (what, bytes, want) in direct_cases {
+        let target = if bytes[10] == 3 { &d_log } else { &d_tb };
+        assert_refused(&bytes, |f| target.restore_from(f), &path, want, what);
+        assert_eq!((d_tb.peek(), d_log.peek()), before, "{what}");
+    }
+
+    // Just inside every limit: the last slot, the largest state, a full log, the
+    // latest time. States past the clock are clamped on restore.
+    let edge = crafted(
+        &tb,
+        2,
+        &cat(&[
+            &keyed_entry(&[0], TAG, &leb(u64::MAX - floor)),
+            &keyed_entry(&leb(4094), TAG2, &[0]),
+        ]),
+    );
+    let file = SnapshotFile::from_bytes(edge.clone()).unwrap();
+    let got: Vec<_> = file.entries().map(|e| (e.slot, e.state)).collect();
+    assert_eq!(got, [(0, u64::MAX), (4095, floor)]);
+    let info = target_tb.restore_from(with_file(&path, &edge)).unwrap();
+    assert_eq!((info.restored, info.expired, info.clamped), (2, 0, 1));
+    let edge = crafted(
+        &log,
+        2,
+        &cat(&[
+            &keyed_entry(&[0], TAG, &[5, 0, 0, 0, 0, 0]),
+            &keyed_entry(
+                &leb(4094),
+                TAG2,
+                &cat(&[&[1], &leb(u64::MAX - 1 - log_floor)]),
+            ),
+        ]),
+    );
+    let file = SnapshotFile::from_bytes(edge.clone()).unwrap();
+    let got: Vec<_> = file
+        .entries()
+        .map(|e| (e.slot, e.state, e.log.collect::<Vec<_>>()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, log_floor + 1, vec![log_floor; 5]),
+            (4095, u64::MAX, vec![u64::MAX - 1])
+        ]
+    );
+    let info = target_log.restore_from(with_file(&path, &edge)).unwrap();
+    assert_eq!((info.restored, info.expired, info.clamped), (2, 0, 1));
+}
+
+/// `bytes` are refused for `want`, read on their own and restored from a file.
+fn assert_refused(
+    bytes: &[u8],
+    restore: impl FnOnce(PathBuf) -> Result<ratecell::SnapshotInfo, SnapshotError>,
+    path: &Path,
+    want: Refusal,
+    what: &str,
+) {
+    assert_eq!(
+        SnapshotFile::from_bytes(bytes.to_vec()).unwrap_err(),
+        want,
+        "{what} (offline)"
+    );
+    assert_eq!(refusal(restore(with_file(path, bytes))), want, "{what}");
+}
+
+fn with_file(path: &Path, bytes: &[u8]) -> PathBuf {
+    fs::write(path, bytes).unwrap();
+    path.to_path_buf()
 }
 
 #[test]
@@ -689,86 +1439,6 @@ fn a_file_too_large_for_the_table_is_refused_without_reading_it() {
         refusal(small.restore_from(&path)),
         Refusal::CapacityMismatch { .. }
     ));
-}
-
-#[test]
-fn the_bytes_on_disk_are_exactly_as_documented() {
-    let dir = TempDir::new("bytes");
-    let path = dir.file("limits.snap");
-    let clock = ManualClock::new();
-    clock.set_nanos(1_000_000_000);
-    // FORMAT.md's worked example: 5 per second, capacity 1 (512 groups of 8).
-    let lim = keyed(
-        Quota::per_second(5).unwrap(),
-        Algorithm::TokenBucket,
-        1,
-        &clock,
-        Some([1, 2, 3, 4]),
-    );
-    lim.check("alice");
-    lim.check_n("bob", 3).unwrap();
-    let info = lim.snapshot_to(&path).unwrap();
-    let b = fs::read(&path).unwrap();
-    assert_eq!(info.bytes, b.len() as u64);
-    assert_eq!(b.len(), 120 + 2 * 24 + 4);
-    #[rustfmt::skip]
-    let header_prefix: [u8; 40] = [
-        0x89, b'R', b'C', b'S', b'N', b'A', b'P', b'\n', // magic
-        0x01, 0x00,                                     // format version 1
-        0x00,                                           // algorithm: token bucket
-        0x00,                                           // flags: none
-        0x05, 0x00, 0x00, 0x00,                         // limit 5
-        0x00, 0xca, 0x9a, 0x3b, 0x00, 0x00, 0x00, 0x00, // period 1e9 ns
-        0x05, 0x00, 0x00, 0x00,                         // burst 5
-        0x08, 0x00, 0x00, 0x00,                         // 8 slots per group
-        0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 512 groups
-    ];
-    assert_eq!(b[..40], header_prefix);
-    for (i, seed) in [1u64, 2, 3, 4].iter().enumerate() {
-        assert_eq!(b[40 + 8 * i..48 + 8 * i], seed.to_le_bytes());
-    }
-    assert_eq!(b[104..112], 1_000_000_000u64.to_le_bytes(), "saved at");
-    assert_eq!(b[112..120], 2u64.to_le_bytes(), "entry count");
-    // Entries: slots increasing, meta = tag << 8, states = the TATs (T = 0.2 s).
-    let entry = |i: usize| {
-        let f = |o: usize| {
-            u64::from_le_bytes(b[120 + 24 * i + o..128 + 24 * i + o].try_into().unwrap())
-        };
-        (f(0), f(8), f(16))
-    };
-    let (e0, e1) = (entry(0), entry(1));
-    assert!(e0.0 < e1.0 && e1.0 < 4096);
-    assert!(e0.1 & 0xFF == 0 && e1.1 & 0xFF == 0 && e0.1 != 0 && e1.1 != 0);
-    let mut states = [e0.2, e1.2];
-    states.sort_unstable();
-    assert_eq!(states, [1_200_000_000, 1_600_000_000]);
-    assert_eq!(b[168..], crc32c(&b[..168]).to_le_bytes());
-    assert_eq!(
-        crc32c(b"123456789"),
-        0xE306_9283,
-        "the test's own CRC-32C is the standard one"
-    );
-    // The file reads back through the inspection API as written.
-    let file = SnapshotFile::read(&path).unwrap();
-    let h = file.header();
-    assert_eq!(
-        (h.version, h.kind, h.algorithm),
-        (1, SnapshotKind::Keyed, Algorithm::TokenBucket)
-    );
-    assert_eq!(
-        (h.group_count, h.slots_per_group, h.seeds, h.entry_count),
-        (512, 8, [1, 2, 3, 4], 2)
-    );
-    assert_eq!(file.live_at(1_000_000_000), (2, 0));
-    assert_eq!(file.live_at(1_200_000_000), (1, 1));
-    assert_eq!(file.to_bytes(), b);
-    if std::env::var_os("RATECELL_PRINT_EXAMPLE").is_some() {
-        // For FORMAT.md: RATECELL_PRINT_EXAMPLE=1 cargo test --test snapshot bytes_on_disk -- --nocapture
-        for (i, row) in b.chunks(16).enumerate() {
-            let hex: Vec<String> = row.iter().map(|x| format!("{x:02x}")).collect();
-            println!("{:08x}  {}", i * 16, hex.join(" "));
-        }
-    }
 }
 
 #[test]
@@ -824,11 +1494,121 @@ fn a_failed_save_leaves_the_old_file_and_no_temporary_file() {
     );
 }
 
+fn print_hex(b: &[u8]) {
+    for (i, row) in b.chunks(16).enumerate() {
+        let hex: Vec<String> = row.iter().map(|x| format!("{x:02x}")).collect();
+        println!("{:08x}  {}", i * 16, hex.join(" "));
+    }
+}
+
+#[test]
+fn the_bytes_on_disk_are_exactly_as_documented() {
+    let dir = TempDir::new("bytes");
+    let path = dir.file("limits.snap");
+    let clock = ManualClock::new();
+    clock.set_nanos(1_000_000_000);
+    // FORMAT.md's worked example: 5 per second, capacity 1 (512 groups of 8).
+    let lim = keyed(
+        Quota::per_second(5).unwrap(),
+        Algorithm::TokenBucket,
+        1,
+        &clock,
+        Some([1, 2, 3, 4]),
+    );
+    lim.check("alice");
+    lim.check_n("bob", 3).unwrap();
+    let info = lim.snapshot_to(&path).unwrap();
+    let b = fs::read(&path).unwrap();
+    assert_eq!(info.bytes, b.len() as u64);
+    #[rustfmt::skip]
+    let header: [u8; 120] = [
+        0x89, b'R', b'C', b'S', b'N', b'A', b'P', b'\n', // magic
+        0x01, 0x00,                                     // format version 1
+        0x00,                                           // algorithm: token bucket
+        0x00,                                           // flags: none
+        0x05, 0x00, 0x00, 0x00,                         // limit 5
+        0x00, 0xca, 0x9a, 0x3b, 0x00, 0x00, 0x00, 0x00, // period 1e9 ns
+        0x05, 0x00, 0x00, 0x00,                         // burst 5
+        0x08, 0x00, 0x00, 0x00,                         // 8 slots per group
+        0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 512 groups
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seed 1
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seed 2
+        0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seed 3
+        0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seed 4
+        0xa2, 0x1c, 0xa8, 0x6c, 0xd6, 0xc4, 0x35, 0x4e, // fingerprint 0
+        0x79, 0x42, 0x79, 0xae, 0xe5, 0xda, 0x89, 0xc4, // fingerprint 1
+        0x63, 0xfe, 0x6a, 0x82, 0x36, 0xa1, 0x9a, 0x47, // fingerprint 2
+        0x15, 0x56, 0x4c, 0xda, 0x68, 0x92, 0x41, 0xa0, // fingerprint 3
+        0x00, 0xca, 0x9a, 0x3b, 0x00, 0x00, 0x00, 0x00, // saved at 1e9 ns
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 2 entries
+    ];
+    // The state floor is 1 s + 1 ns (the smallest TAT live at the save); T = 0.2 s.
+    #[rustfmt::skip]
+    let entries: [u8; 27] = [
+        // "bob" in slot 216: gap 216 from slot 0; tag 0xce6778853a1b86;
+        // TAT 1.6 s = floor + 599,999,999.
+        0xd8, 0x01,
+        0x86, 0x1b, 0x3a, 0x85, 0x78, 0x67, 0xce,
+        0xff, 0x8b, 0x8d, 0x9e, 0x02,
+        // "alice" in slot 1704: gap 1704 - 217 = 1487; tag 0xa4b035e097740d;
+        // TAT 1.2 s = floor + 199,999,999.
+        0xcf, 0x0b,
+        0x0d, 0x74, 0x97, 0xe0, 0x35, 0xb0, 0xa4,
+        0xff, 0x83, 0xaf, 0x5f,
+    ];
+    assert_eq!(b.len(), 120 + 27 + 4);
+    assert_eq!(b[..120], header);
+    assert_eq!(b[120..147], entries);
+    assert_eq!(b[147..], crc32c(&b[..147]).to_le_bytes());
+    assert_eq!(b[147..], 0x3c65_224fu32.to_le_bytes(), "the CRC32C");
+    assert_eq!(
+        crc32c(b"123456789"),
+        0xE306_9283,
+        "the test's own CRC-32C is the standard one"
+    );
+    // The varints say what the comments say.
+    assert_eq!(leb(216), entries[0..2]);
+    assert_eq!(leb(1_600_000_000 - 1_000_000_001), entries[9..14]);
+    assert_eq!(leb(1704 - 217), entries[14..16]);
+    assert_eq!(leb(1_200_000_000 - 1_000_000_001), entries[23..27]);
+    // The file reads back through the inspection API as written.
+    let file = SnapshotFile::read(&path).unwrap();
+    let h = file.header();
+    assert_eq!(
+        (h.version, h.kind, h.algorithm),
+        (1, SnapshotKind::Keyed, Algorithm::TokenBucket)
+    );
+    assert_eq!(
+        (h.group_count, h.slots_per_group, h.seeds, h.entry_count),
+        (512, 8, [1, 2, 3, 4], 2)
+    );
+    assert_eq!(h.file_len_bounds(), (124 + 2 * 9, 124 + 2 * 27));
+    let e: Vec<_> = file
+        .entries()
+        .map(|e| (e.slot, e.tag, e.state, e.log.len()))
+        .collect();
+    assert_eq!(
+        e,
+        [
+            (216, 0x00ce_6778_853a_1b86, 1_600_000_000, 0),
+            (1704, 0x00a4_b035_e097_740d, 1_200_000_000, 0)
+        ]
+    );
+    assert_eq!(file.live_at(1_000_000_000), (2, 0));
+    assert_eq!(file.live_at(1_200_000_000), (1, 1));
+    assert_eq!(file.to_bytes(), b);
+    if std::env::var_os("RATECELL_PRINT_EXAMPLE").is_some() {
+        // For FORMAT.md:
+        // RATECELL_PRINT_EXAMPLE=1 cargo test --test snapshot as_documented -- --nocapture
+        print_hex(&b);
+    }
+}
+
 #[test]
 fn a_direct_limiter_round_trips_too() {
     let dir = TempDir::new("direct");
     let path = dir.file("direct.snap");
-    for alg in WORD_ALGORITHMS {
+    for alg in ALGORITHMS {
         let clock = ManualClock::new();
         clock.set(T0);
         let q = Quota::per_minute(6).unwrap();
@@ -839,7 +1619,25 @@ fn a_direct_limiter_round_trips_too() {
             .unwrap();
         lim.check_n(4).unwrap();
         assert_eq!(lim.snapshot_to(&path).unwrap().entries, 1);
-        assert_eq!(fs::metadata(&path).unwrap().len(), 120 + 24 + 4);
+        // The entry is one state varint (from its floor at the save), or a log's
+        // count and times. T0 is 20 s into its minute (window k).
+        let entry_len = match alg {
+            // TAT T0 + 4 × 10 s: 40 s - 1 ns past the floor T0 + 1 ns, 36 bits.
+            Algorithm::TokenBucket | Algorithm::LeakyBucket => 6,
+            // k·7 + 4, floor k·7: 4.
+            Algorithm::FixedWindow => 1,
+            // (k·7 + 0)·7 + 4, floor (k - 1)·49: 53.
+            Algorithm::SlidingWindowCounter => 1,
+            // Count 4; T0 is 60 s - 1 ns past the log floor T0 - 60 s + 1 ns (36
+            // bits), then three gaps of 0.
+            Algorithm::SlidingWindowLog => 1 + 6 + 3,
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            fs::metadata(&path).unwrap().len(),
+            120 + entry_len + 4,
+            "{alg:?}"
+        );
         let back = DirectLimiter::builder(q)
             .algorithm(alg)
             .clock(clock.clone())
@@ -847,14 +1645,29 @@ fn a_direct_limiter_round_trips_too() {
             .unwrap();
         back.check();
         let info = back.restore_from(&path).unwrap();
-        assert_eq!(info.restored, 1, "{alg:?}");
+        assert_eq!(
+            (info.entries, info.restored, info.expired, info.clamped),
+            (1, 1, 0, 0),
+            "{alg:?}"
+        );
+        assert_eq!(back.peek(), lim.peek(), "{alg:?}");
         for _ in 0..4 {
             assert_eq!(back.check(), lim.check(), "{alg:?}");
             clock.advance(Duration::from_secs(7));
         }
+        // Saved, then restored after the window (and the bucket's refill) has
+        // passed: expired, a full quota.
+        lim.check_n(2).unwrap();
+        lim.snapshot_to(&path).unwrap();
+        clock.advance(Duration::from_secs(125));
+        let info = back.restore_from(&path).unwrap();
+        assert_eq!((info.restored, info.expired), (0, 1), "{alg:?}");
+        assert_eq!(back.peek().remaining(), 5, "{alg:?}");
         // Nothing live: an empty file, which restores to a full quota.
         lim.reset();
-        assert_eq!(lim.snapshot_to(&path).unwrap().entries, 0);
+        back.check_n(3).unwrap();
+        let saved = lim.snapshot_to(&path).unwrap();
+        assert_eq!((saved.entries, saved.bytes), (0, 124), "{alg:?}");
         back.restore_from(&path).unwrap();
         assert_eq!(back.peek().remaining(), 5, "{alg:?}");
         // Keyed limiters refuse it.
@@ -943,11 +1756,32 @@ fn fuzz_corpora_replay() {
     for s in &seeds {
         ratecell::__fuzz::snapshot_decode(s);
     }
-    let accepted = seeds
+    let accepted: Vec<SnapshotFile> = seeds
         .iter()
-        .filter(|s| SnapshotFile::from_bytes(s.to_vec()).is_ok())
-        .count();
-    assert!(accepted >= 5, "only {accepted} seeds are valid files");
+        .filter_map(|s| SnapshotFile::from_bytes(s.to_vec()).ok())
+        .collect();
+    assert!(
+        accepted.len() >= 12,
+        "only {} seeds are valid files",
+        accepted.len()
+    );
+    // Valid seeds of every algorithm, keyed and direct, with entries, so the
+    // fuzzer starts from every kind of entry; and logs of several times.
+    for alg in ALGORITHMS {
+        for kind in [SnapshotKind::Keyed, SnapshotKind::Direct] {
+            assert!(
+                accepted.iter().any(|f| {
+                    let h = f.header();
+                    (h.algorithm, h.kind) == (alg, kind) && h.entry_count > 0
+                }),
+                "no {kind:?} {alg:?} seed with entries"
+            );
+        }
+    }
+    assert!(accepted
+        .iter()
+        .flat_map(|f| f.entries())
+        .any(|e| e.log.len() >= 3));
     let (mut ops, mut restores) = (0, 0);
     for s in corpus("ops_model") {
         let (o, r) = ratecell::__fuzz::ops_model(&s);

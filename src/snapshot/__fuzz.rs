@@ -1,6 +1,6 @@
 //! The checks behind the fuzz targets in `fuzz/`, here so that `cargo test`
 //! replays the committed corpora through exactly the same code
-//! (`tests/fuzz_corpora.rs`). Not part of the API. Every check panics on a
+//! (`fuzz_corpora_replay` in `tests/snapshot.rs`). Not part of the API. Every check panics on a
 //! violation; any input is valid (running out of bytes ends the run).
 
 use super::format::{self, SnapshotKind};
@@ -67,7 +67,9 @@ pub fn snapshot_decode(data: &[u8]) {
                 "every restored entry is a live key"
             );
             // Saved again, nothing is lost but keys sharing a tag (the save keeps one).
-            let (_, again) = lim.snapshot_bytes().expect("a word algorithm saves");
+            let (_, again) = lim
+                .snapshot_bytes()
+                .expect("a snapshot of a limiter in memory cannot fail");
             assert_eq!(again.entries + again.duplicates, info.restored);
         }
         SnapshotKind::Keyed => {}

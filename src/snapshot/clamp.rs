@@ -50,7 +50,7 @@ pub(crate) fn clamp(p: &Params, state: u64, now: Nanos) -> u64 {
                 state
             }
         }
-        // Never saved (the format refuses the log).
+        // A log's times are clamped one by one (`judge_log`), not as a state word.
         Algorithm::SlidingWindowLog => state,
     }
 }

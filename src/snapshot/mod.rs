@@ -4,12 +4,13 @@
 //! The format is documented byte by byte in the repository's `FORMAT.md`:
 //! a 120-byte header (magic, format version, algorithm and quota, the table's
 //! shape, its hash seeds and a fingerprint of the hash function, the clock at the
-//! save, the entry count), 24 bytes per live key (slot index, tag, state), and a
-//! CRC32C of everything before it.
+//! save, the entry count), one variable-length entry per live key (the gap to the
+//! previous slot, the key's tag, and its state, or a sliding-window log's live
+//! times), about 14 bytes for a bucket's key, and a CRC32C of everything before it.
 //!
 //! * **Saving** ([`Limiter::snapshot_to`]) runs while other threads keep checking:
-//!   every saved entry is one atomic load of a slot, a state that existed. Only live
-//!   keys are written. The file is written to a temporary file in the same
+//!   every saved entry is one atomic load of a slot (and of its log, validated
+//!   like a check's), a state that existed. Only live keys are written. The file is written to a temporary file in the same
 //!   directory, synced, renamed over the target and the directory synced, with mode
 //!   0600 (it holds the hash seeds), so the target is always either the previous
 //!   file or the new one, whole.
@@ -31,15 +32,13 @@ pub mod __fuzz;
 #[cfg(test)]
 mod tests;
 
-pub use format::{SnapshotEntry, SnapshotHeader, SnapshotKind};
+pub use format::{LogTimes, SnapshotEntry, SnapshotHeader, SnapshotKind};
 
 use crate::algorithm::{Algorithm, Params};
-use crate::cell::WordCell;
 use crate::clock::{Clock, Nanos};
 use crate::limiter::{DirectCell, DirectLimiter, Limiter};
 use crate::quota::Quota;
 use crate::table::memory::MemoryStore;
-use crate::table::slot::Slot;
 use crate::table::GROUP_SLOTS;
 use clamp::Restored;
 use core::fmt;
@@ -87,9 +86,6 @@ pub enum Refusal {
         /// The id in the file.
         id: u8,
     },
-    /// An algorithm whose state has no snapshot format yet
-    /// ([`Algorithm::SlidingWindowLog`]: reserved for a future version).
-    UnsupportedAlgorithm(Algorithm),
     /// A header field is malformed (the text says which).
     BadHeader(&'static str),
     /// The header announces more entries than the table has slots.
@@ -124,11 +120,6 @@ pub enum Refusal {
     /// `ahash` version or CPU feature set): its keys would be looked up in the wrong
     /// places.
     FingerprintMismatch,
-    /// Entry `index`'s slot is not greater than the previous entry's.
-    UnsortedEntries {
-        /// The entry's position in the file (from 0).
-        index: u64,
-    },
     /// Entry `index` is malformed.
     BadEntry {
         /// The entry's position in the file (from 0).
@@ -170,16 +161,16 @@ pub enum Refusal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EntryProblem {
-    /// The slot index is not in the table.
+    /// The slot index (the previous one plus the gap) is not in the table.
     SlotOutOfRange,
-    /// A keyed entry without a tag (no key).
-    NoTag,
-    /// A direct limiter's entry with a tag.
-    TagInDirect,
-    /// The meta word's low 8 bits (version, pending claim) are not zero.
-    ReservedBits,
-    /// State 0 means "no state" and is never saved.
-    ZeroState,
+    /// The tag's marker bit (its top bit) is clear: no key has such a tag.
+    BadTag,
+    /// A varint is longer than its value needs, or exceeds 64 bits.
+    BadVarint,
+    /// A state or a time lies past the end of the timeline (2^64 ns).
+    StateOverflow,
+    /// A sliding-window log with no time or more times than the limit.
+    BadLogLength,
 }
 
 impl fmt::Display for Refusal {
@@ -190,7 +181,6 @@ impl fmt::Display for Refusal {
                 write!(f, "format version {found} is not supported (this build reads version {supported})")
             }
             Self::UnknownAlgorithm { id } => write!(f, "unknown algorithm id {id}"),
-            Self::UnsupportedAlgorithm(a) => write!(f, "{a:?} has no snapshot format yet"),
             Self::BadHeader(what) => write!(f, "malformed header: {what}"),
             Self::TooManyEntries { entries, slots } => {
                 write!(f, "{entries} entries announced for a table of {slots} slots")
@@ -210,16 +200,13 @@ impl fmt::Display for Refusal {
                 "hash fingerprint mismatch: this build hashes keys differently from the one that \
                  wrote the file (another ahash version or CPU feature set)"
             ),
-            Self::UnsortedEntries { index } => {
-                write!(f, "entry {index}: slot indexes are not strictly increasing")
-            }
             Self::BadEntry { index, problem } => {
                 let what = match problem {
                     EntryProblem::SlotOutOfRange => "slot index out of range",
-                    EntryProblem::NoTag => "no key tag",
-                    EntryProblem::TagInDirect => "a key tag in a direct limiter's file",
-                    EntryProblem::ReservedBits => "reserved meta bits set",
-                    EntryProblem::ZeroState => "state 0",
+                    EntryProblem::BadTag => "a tag without its marker bit",
+                    EntryProblem::BadVarint => "a malformed varint",
+                    EntryProblem::StateOverflow => "a state past the end of the timeline",
+                    EntryProblem::BadLogLength => "a log with no time or more than the limit",
                 };
                 write!(f, "entry {index}: {what}")
             }
@@ -359,8 +346,9 @@ impl SnapshotFile {
     }
 
     /// The entries, in slot order.
-    pub fn entries(&self) -> impl ExactSizeIterator<Item = SnapshotEntry> + '_ {
-        format::entries_of(&self.bytes)
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = SnapshotEntry<'_>> + '_ {
+        let body = &self.bytes[HEADER_LEN..self.bytes.len() - format::CRC_LEN];
+        format::entries_in(&self.header, body)
     }
 
     /// How many entries would be restored at `now`, and how many dropped as
@@ -424,12 +412,20 @@ fn save_to(
     Ok(info)
 }
 
-fn word_algorithm(p: &Params) -> Result<(), Refusal> {
-    if p.algorithm.is_word() {
-        Ok(())
-    } else {
-        Err(Refusal::UnsupportedAlgorithm(p.algorithm))
+/// A saved log judged at `now`: its times, clamped to `now` (no admission is
+/// later than the clock), without those that have left the window. Returns
+/// whether any time was clamped; `times` empty means expired.
+fn judge_log(p: &Params, log: LogTimes<'_>, now: Nanos, times: &mut Vec<Nanos>) -> bool {
+    let floor = format::log_floor(p, now);
+    times.clear();
+    let mut clamped = false;
+    for t in log {
+        clamped |= t > now;
+        if t >= floor {
+            times.push(t.min(now));
+        }
     }
+    clamped
 }
 
 impl<C: Clock> Limiter<C, MemoryStore<C>> {
@@ -443,10 +439,19 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     /// # Errors
     ///
     /// [`SnapshotError::Io`] if the file system fails (the previous file, if any,
-    /// is intact and no temporary file is left), or `Refused` with
-    /// [`Refusal::UnsupportedAlgorithm`] for the sliding-window log.
+    /// is intact and no temporary file is left).
     pub fn snapshot_to(&self, path: impl AsRef<Path>) -> Result<SnapshotInfo, SnapshotError> {
-        save_to(path.as_ref(), self.snapshot_bytes())
+        let now = self.clock.now();
+        io::write_atomic_streamed(path.as_ref(), |sink| {
+            save::stream_table(
+                self.store.table(),
+                self.store.logs(),
+                &self.params,
+                self.quota,
+                now,
+                sink,
+            )
+        })
     }
 
     /// Replaces every key's state with the snapshot at `path`.
@@ -474,10 +479,9 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     pub fn restore_from(&self, path: impl AsRef<Path>) -> Result<SnapshotInfo, SnapshotError> {
         let path = path.as_ref();
         let refused = |r| SnapshotError::refused(path, r);
-        word_algorithm(&self.params).map_err(refused)?;
-        let max_len = self.max_file_len();
+        let slots = self.store.table().slot_count() as u64;
         let bytes = io::read(path, |h| {
-            if h.file_len() > max_len {
+            if h.entry_count > slots {
                 // Larger than any file for this limiter: say why without reading it.
                 self.check_header(h)?;
                 return Err(Refusal::TooManyEntries {
@@ -488,13 +492,6 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
             Ok(())
         })?;
         self.restore_bytes(&bytes).map_err(refused)
-    }
-
-    fn max_file_len(&self) -> u64 {
-        let slots = self.store.table().slot_count() as u64;
-        slots
-            .saturating_mul(format::ENTRY_LEN as u64)
-            .saturating_add((HEADER_LEN + format::CRC_LEN) as u64)
     }
 
     fn shape(&self) -> (u64, u32) {
@@ -514,11 +511,11 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
 
     /// The file's bytes for the current state.
     pub(crate) fn snapshot_bytes(&self) -> Result<(Vec<u8>, SnapshotInfo), Refusal> {
-        word_algorithm(&self.params)?;
         let now = self.clock.now();
         let estimate = self.store.capacity();
         Ok(save::encode_table(
             self.store.table(),
+            self.store.logs(),
             &self.params,
             self.quota,
             now,
@@ -528,16 +525,11 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
 
     /// Restores from a file's bytes; on error, changes nothing.
     pub(crate) fn restore_bytes(&self, bytes: &[u8]) -> Result<SnapshotInfo, Refusal> {
-        word_algorithm(&self.params)?;
         let view = format::decode(bytes)?;
         let h = view.header;
         self.check_header(&h)?;
-        // Everything that can fail happens before the table is touched: the words
-        // to install are prepared first (the decoder has bounded their number).
-        let mut words: Vec<(usize, u128)> = Vec::new();
-        words
-            .try_reserve_exact(view.entries().len())
-            .map_err(|_| Refusal::OutOfMemory)?;
+        // Nothing can fail from here on: `decode` checked every entry, and
+        // `check_header` that the file's slots are this table's.
         let now = self.clock.now();
         let mut info = SnapshotInfo {
             entries: h.entry_count,
@@ -545,25 +537,47 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
             saved_at: h.saved_at,
             ..SnapshotInfo::default()
         };
-        for e in view.entries() {
-            match clamp::judge(&self.params, e.state, now) {
-                Restored::Expired => info.expired += 1,
-                Restored::Live { state, clamped } => {
-                    info.restored += 1;
-                    info.clamped += u64::from(clamped);
-                    // `decode` checked slot < groups × slots per group, which are
-                    // this table's (`check_header`).
-                    let word = Slot(0).claimed_by(e.tag).confirmed().with_state(state);
-                    words.push((e.slot as usize, word.0));
-                }
-            }
-        }
+        let p = &self.params;
         let table = self.store.table();
-        table.clear();
         table.set_seeds(h.seeds);
-        for (slot, word) in words {
-            table.install(slot, word);
-        }
+        let Some(logs) = self.store.logs() else {
+            let live = view.word_entries().filter_map(|(slot, tag, state)| {
+                match clamp::judge(p, state, now) {
+                    Restored::Expired => {
+                        info.expired += 1;
+                        None
+                    }
+                    Restored::Live { state, clamped } => {
+                        info.restored += 1;
+                        info.clamped += u64::from(clamped);
+                        Some((slot as usize, tag, state, ()))
+                    }
+                }
+            });
+            table.replace_all(live, |_, _| {});
+            return Ok(info);
+        };
+        let mut times = Vec::new();
+        let live = view.entries().filter_map(|e| {
+            let clamped = judge_log(p, e.log, now, &mut times);
+            let Some(&newest) = times.last() else {
+                info.expired += 1;
+                return None;
+            };
+            info.restored += 1;
+            info.clamped += u64::from(clamped);
+            Some((e.slot as usize, e.tag, newest + 1, e.log))
+        });
+        // A restored key's log is written before its slot is published; every other
+        // slot's log is emptied and disowned.
+        let mut log_times = Vec::new();
+        table.replace_all(live, |idx, installed| match installed {
+            Some((slot, log)) => {
+                judge_log(p, log, now, &mut log_times);
+                logs.at(idx).install(&log_times, slot.owner_stamp());
+            }
+            None => logs.at(idx).install(&[], 0),
+        });
         Ok(info)
     }
 }
@@ -588,35 +602,17 @@ impl<C: Clock> DirectLimiter<C> {
     /// As [`Limiter::restore_from`]; on any error the limiter is unchanged.
     pub fn restore_from(&self, path: impl AsRef<Path>) -> Result<SnapshotInfo, SnapshotError> {
         let path = path.as_ref();
-        let refused = |r| SnapshotError::refused(path, r);
-        word_algorithm(&self.params).map_err(refused)?;
-        let max_len = (HEADER_LEN + format::ENTRY_LEN + format::CRC_LEN) as u64;
+        // Another kind of file, or a foreign one, is refused before the rest is read.
         let bytes = io::read(path, |h| {
-            if h.file_len() > max_len {
-                check_against(h, SnapshotKind::Direct, &self.params, &self.quota)?;
-                return Err(Refusal::TooManyEntries {
-                    entries: h.entry_count,
-                    slots: 1,
-                });
-            }
-            Ok(())
+            check_against(h, SnapshotKind::Direct, &self.params, &self.quota)
         })?;
-        self.restore_bytes(&bytes).map_err(refused)
-    }
-
-    fn word(&self) -> Result<&WordCell, Refusal> {
-        match &self.cell {
-            DirectCell::Word(cell) => Ok(cell),
-            DirectCell::Log(_) => Err(Refusal::UnsupportedAlgorithm(self.params.algorithm)),
-        }
+        self.restore_bytes(&bytes)
+            .map_err(|r| SnapshotError::refused(path, r))
     }
 
     pub(crate) fn snapshot_bytes(&self) -> Result<(Vec<u8>, SnapshotInfo), Refusal> {
-        let cell = self.word()?;
         let now = self.clock.now();
-        let state = cell.load();
-        let live = state != 0 && self.params.word_expires_at(state) > now;
-        let header = SnapshotHeader {
+        let mut header = SnapshotHeader {
             version: VERSION,
             kind: SnapshotKind::Direct,
             algorithm: self.params.algorithm,
@@ -626,17 +622,38 @@ impl<C: Clock> DirectLimiter<C> {
             seeds: [0; 4],
             fingerprint: [0; 4],
             saved_at: now,
-            entry_count: u64::from(live),
+            entry_count: 0,
         };
-        let entry = SnapshotEntry {
-            slot: 0,
-            tag: 0,
-            state,
+        let codec = format::EntryCodec::new(&header);
+        let mut entry = Vec::new();
+        let had_state = match &self.cell {
+            DirectCell::Word(cell) => {
+                let state = cell.load();
+                if state != 0 && self.params.word_expires_at(state) > now {
+                    codec.put_word(&mut entry, 0, 0, 0, state);
+                }
+                state != 0
+            }
+            DirectCell::Log(cell) => {
+                let mut times = Vec::new();
+                cell.log().live_times(0, 0, &mut times);
+                let had = !times.is_empty();
+                let floor = format::log_floor(&self.params, now);
+                times.retain(|&t| t >= floor);
+                if !times.is_empty() {
+                    codec.put_log(&mut entry, 0, 0, 0, &times);
+                }
+                had
+            }
         };
-        let bytes = format::encode(&header, live.then_some(entry).into_iter());
+        header.entry_count = u64::from(!entry.is_empty());
+        let mut bytes = Vec::with_capacity(HEADER_LEN + entry.len() + format::CRC_LEN);
+        header.write(&mut bytes);
+        bytes.extend_from_slice(&entry);
+        format::seal(&mut bytes);
         let info = SnapshotInfo {
             entries: header.entry_count,
-            expired: u64::from(state != 0 && !live),
+            expired: u64::from(had_state && entry.is_empty()),
             bytes: bytes.len() as u64,
             saved_at: now,
             ..SnapshotInfo::default()
@@ -645,7 +662,6 @@ impl<C: Clock> DirectLimiter<C> {
     }
 
     pub(crate) fn restore_bytes(&self, bytes: &[u8]) -> Result<SnapshotInfo, Refusal> {
-        self.word()?;
         let view = format::decode(bytes)?;
         let h = view.header;
         check_against(&h, SnapshotKind::Direct, &self.params, &self.quota)?;
@@ -656,18 +672,33 @@ impl<C: Clock> DirectLimiter<C> {
             saved_at: h.saved_at,
             ..SnapshotInfo::default()
         };
-        let mut state = 0;
+        let (mut state, mut times) = (0, Vec::new());
         for e in view.entries() {
-            match clamp::judge(&self.params, e.state, now) {
-                Restored::Expired => info.expired += 1,
-                Restored::Live { state: s, clamped } => {
+            let clamped = match &self.cell {
+                DirectCell::Word(_) => match clamp::judge(&self.params, e.state, now) {
+                    Restored::Expired => None,
+                    Restored::Live { state: s, clamped } => {
+                        state = s;
+                        Some(clamped)
+                    }
+                },
+                DirectCell::Log(_) => {
+                    let clamped = judge_log(&self.params, e.log, now, &mut times);
+                    (!times.is_empty()).then_some(clamped)
+                }
+            };
+            match clamped {
+                None => info.expired += 1,
+                Some(c) => {
                     info.restored += 1;
-                    info.clamped += u64::from(clamped);
-                    state = s;
+                    info.clamped += u64::from(c);
                 }
             }
         }
-        self.word()?.store(state);
+        match &self.cell {
+            DirectCell::Word(cell) => cell.store(state),
+            DirectCell::Log(cell) => cell.log().install(&times, 0),
+        }
         Ok(info)
     }
 }

@@ -5,23 +5,27 @@
 //! runs: reset (or evicted) after the scan read its slot, then back in a slot the
 //! scan has yet to read. Restoring both would put one key in two slots, which the
 //! table must never hold. The second pass re-reads each saved slot: see
-//! [`moved_tags`] for why that finds every such key.
+//! [`moved_slots`] for why that finds every such key.
 
-use super::format::{
-    self, SnapshotEntry, SnapshotHeader, SnapshotKind, ENTRY_LEN, HEADER_LEN, VERSION,
-};
+use super::format::{self, EntryCodec, SnapshotHeader, SnapshotKind, HEADER_LEN, VERSION};
 use super::SnapshotInfo;
 use crate::algorithm::Params;
+use crate::cell::LogArena;
 use crate::clock::Nanos;
 use crate::quota::Quota;
 use crate::table::slot::{Slot, TAG_BITS};
 use crate::table::{Table, GROUP_SLOTS};
+use std::sync::mpsc;
 
 /// Bits of the slot's meta word below the tag (version and pending bit): kept
 /// per saved entry (one byte) so that the second pass can tell whether the slot
 /// changed owner.
 const LOW_BITS: u32 = 64 - TAG_BITS;
 const _: () = assert!(LOW_BITS <= 8);
+
+/// Bytes to reserve per key: a typical entry is 1 (slot gap) + 7 (tag) + 4 to 6
+/// (state) bytes.
+const TYPICAL_ENTRY_LEN: usize = 14;
 
 #[cfg(test)]
 type ScanHook = Box<dyn FnMut(&Table, usize)>;
@@ -32,14 +36,138 @@ std::thread_local! {
     pub(crate) static SCAN_HOOK: core::cell::RefCell<Option<ScanHook>> = const { core::cell::RefCell::new(None) };
 }
 
-/// The snapshot file of `table` at `now`. `estimate`: how many keys to make room for.
+/// Where a streamed file's entries go, chunk by chunk, after a `HEADER_LEN`
+/// placeholder.
+pub(crate) trait Sink {
+    /// Appends `chunk[from..]` (whole entries); returns an empty buffer to fill
+    /// next (the same one, or one the sink is done with).
+    fn put(&mut self, chunk: Vec<u8>, from: usize) -> std::io::Result<Vec<u8>>;
+    /// Every entry byte put so far (the rare rewrite after a key moved mid-scan).
+    fn body(&mut self) -> std::io::Result<Vec<u8>>;
+}
+
+/// A sink that keeps the file in memory (after the placeholder).
+impl Sink for Vec<u8> {
+    fn put(&mut self, mut chunk: Vec<u8>, from: usize) -> std::io::Result<Vec<u8>> {
+        self.extend_from_slice(&chunk[from..]);
+        chunk.clear();
+        Ok(chunk)
+    }
+
+    fn body(&mut self) -> std::io::Result<Vec<u8>> {
+        Ok(self[HEADER_LEN.min(self.len())..].to_vec())
+    }
+}
+
+/// How a streamed file ends.
+pub(crate) enum Ending {
+    /// The entries stand: write this header over the placeholder at the start
+    /// (its entry count is known only now) and append the checksum.
+    Patch {
+        header: Vec<u8>,
+        crc: [u8; format::CRC_LEN],
+    },
+    /// A key was saved twice (it moved during the scan): the whole file, again.
+    Rewrite(Vec<u8>),
+}
+
+/// The snapshot file of `table` (and its per-slot `logs`, for the sliding-window
+/// log) at `now`, as one buffer. `estimate`: how many keys to make room for.
 pub(crate) fn encode_table(
     table: &Table,
+    logs: Option<&LogArena>,
     p: &Params,
     quota: Quota,
     now: Nanos,
     estimate: usize,
 ) -> (Vec<u8>, SnapshotInfo) {
+    let mut file = Vec::with_capacity(HEADER_LEN + estimate * TYPICAL_ENTRY_LEN);
+    file.resize(HEADER_LEN, 0);
+    // A `Vec` sink never fails.
+    let result = stream_table(table, logs, p, quota, now, &mut file);
+    let Ok((ending, info)) = result else {
+        return (Vec::new(), SnapshotInfo::default());
+    };
+    let bytes = match ending {
+        Ending::Rewrite(bytes) => bytes,
+        Ending::Patch { header, crc } => {
+            file[..HEADER_LEN].copy_from_slice(&header);
+            file.extend_from_slice(&crc);
+            file
+        }
+    };
+    (bytes, info)
+}
+
+/// Tables of at least this many slots are scanned by two threads (when the
+/// machine has two cores).
+const PARALLEL_SLOTS: usize = 1 << 16;
+
+/// Slots per block: the scan encodes blocks independently (each block's first
+/// entry counts its slot gap from the block's start), so that two threads can
+/// encode alternate blocks while the file is written in order.
+const BLOCK_SLOTS: usize = 1 << 14;
+
+/// Room kept in front of a block's bytes to re-encode its first slot gap (a
+/// varint is at most ten bytes, and never shorter than the one it replaces).
+const GAP_ROOM: usize = 10;
+
+/// What the scan of one slot range produced.
+struct Scanned {
+    saved: u64,
+    expired: u64,
+    /// One past the last saved slot (the range's start if none).
+    next_slot: u64,
+}
+
+/// A block's encoded entries, waiting to be stitched into the file.
+struct Block {
+    /// `GAP_ROOM` bytes, then the entries.
+    out: Vec<u8>,
+    start: usize,
+    scanned: Scanned,
+}
+
+/// Appends blocks to the file in order, re-encoding each one's first gap.
+struct Stitch {
+    next_slot: u64,
+    crc: u32,
+    body_len: usize,
+    saved: u64,
+    expired: u64,
+}
+
+impl Stitch {
+    fn put(&mut self, b: Block, sink: &mut dyn Sink) -> std::io::Result<Vec<u8>> {
+        self.saved += b.scanned.saved;
+        self.expired += b.scanned.expired;
+        let mut out = b.out;
+        let mut from = GAP_ROOM;
+        if b.scanned.saved > 0 {
+            let mut at = GAP_ROOM;
+            let gap = format::read_varint(&out, &mut at).unwrap_or(0);
+            let mut varint = Vec::with_capacity(GAP_ROOM);
+            format::put_varint(&mut varint, b.start as u64 + gap - self.next_slot);
+            from = at - varint.len();
+            out[from..at].copy_from_slice(&varint);
+            self.next_slot = b.scanned.next_slot;
+        }
+        self.crc = crc32c::crc32c_append(self.crc, &out[from..]);
+        self.body_len += out.len() - from;
+        sink.put(out, from)
+    }
+}
+
+/// The snapshot file of `table` at `now`, streamed: the entries go to `sink` as
+/// they are encoded; the [`Ending`] says how to finish the file.
+pub(crate) fn stream_table(
+    table: &Table,
+    logs: Option<&LogArena>,
+    p: &Params,
+    quota: Quota,
+    now: Nanos,
+    sink: &mut dyn Sink,
+) -> std::io::Result<(Ending, SnapshotInfo)> {
     let mut header = SnapshotHeader {
         version: VERSION,
         kind: SnapshotKind::Keyed,
@@ -53,91 +181,274 @@ pub(crate) fn encode_table(
         // Written once the count is known.
         entry_count: 0,
     };
-    let estimate = estimate.min(table.slot_count());
-    // Encoded straight into the file's buffer: at a million keys a second copy
-    // costs as much as the scan.
-    let mut out = Vec::with_capacity(HEADER_LEN + estimate * ENTRY_LEN + format::CRC_LEN);
-    header.write(&mut out);
-    let mut lows: Vec<u8> = Vec::with_capacity(estimate);
-    let mut expired = 0;
-    for (idx, s) in table.entries() {
-        #[cfg(test)]
-        SCAN_HOOK.with(|h| {
-            if let Some(f) = h.borrow_mut().as_mut() {
-                f(table, idx);
+    let scan = Scan {
+        table,
+        logs,
+        p,
+        now,
+        codec: EntryCodec::new(&header),
+        log_floor: format::log_floor(p, now),
+    };
+    let slots = table.slot_count();
+    // Per slot: 0 if not saved, else the slot's low meta byte as read, plus one
+    // (a saved slot is confirmed, so its pending bit, bit 0, is clear): what the
+    // second pass compares, without decoding the entries again.
+    let mut seen = vec![0u8; slots];
+    let two =
+        slots >= PARALLEL_SLOTS && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let mut stitch = Stitch {
+        next_slot: 0,
+        crc: 0,
+        body_len: 0,
+        saved: 0,
+        expired: 0,
+    };
+    let mut blocks = seen.chunks_mut(BLOCK_SLOTS).enumerate();
+    if two {
+        // This thread encodes the even blocks and stitches every block in order;
+        // the other encodes the odd ones, at most two blocks ahead.
+        let (mine, theirs): (Vec<_>, Vec<_>) = blocks.partition(|(i, _)| i % 2 == 0);
+        std::thread::scope(|threads| -> std::io::Result<()> {
+            let (to_stitch, encoded) = mpsc::sync_channel::<Block>(4);
+            let (to_helper, buffers) = mpsc::channel::<Vec<u8>>();
+            threads.spawn(move || {
+                for (i, seen) in theirs {
+                    let buf = buffers.try_recv().unwrap_or_default();
+                    if to_stitch.send(scan.block(i, seen, buf)).is_err() {
+                        // The stitcher failed and hung up.
+                        return;
+                    }
+                }
+            });
+            let mut mine = mine.into_iter();
+            let mut spare = Vec::new();
+            let count = slots.div_ceil(BLOCK_SLOTS);
+            for i in 0..count {
+                let block = if i % 2 == 0 {
+                    let Some((i, seen)) = mine.next() else { break };
+                    scan.block(i, seen, core::mem::take(&mut spare))
+                } else {
+                    // Only a panic of the other thread closes the channel early;
+                    // the scope re-raises it.
+                    encoded
+                        .recv()
+                        .map_err(|_| std::io::Error::other("a snapshot scan thread stopped"))?
+                };
+                let buf = stitch.put(block, sink)?;
+                if i % 2 == 0 {
+                    // The other thread needs a buffer per block it encodes.
+                    let _ = to_helper.send(buf);
+                } else {
+                    spare = buf;
+                }
             }
-        });
-        let state = s.state();
-        if state == 0 {
-            // A key claimed and not yet admitted: it holds no state.
-            continue;
+            Ok(())
+        })?;
+    } else {
+        let mut buf = Vec::new();
+        for (i, seen) in &mut blocks {
+            buf = stitch.put(scan.block(i, seen, buf), sink)?;
         }
-        if p.word_expires_at(state) <= now {
-            expired += 1;
-            continue;
-        }
-        format::write_entry(
-            &mut out,
-            SnapshotEntry {
-                slot: idx as u64,
-                tag: s.tag(),
-                state,
-            },
-        );
-        lows.push((s.meta() & ((1 << LOW_BITS) - 1)) as u8);
     }
-    let moved = moved_tags(table, &out[HEADER_LEN..], &lows);
-    let duplicates = keep_latest(&mut out, &moved, p);
-    header.entry_count = ((out.len() - HEADER_LEN) / ENTRY_LEN) as u64;
-    out[format::ENTRY_COUNT_AT..HEADER_LEN].copy_from_slice(&header.entry_count.to_le_bytes());
-    format::seal(&mut out);
+    header.entry_count = stitch.saved;
+    let (crc, body_len) = (stitch.crc, stitch.body_len);
     let info = SnapshotInfo {
         entries: header.entry_count,
-        expired,
-        duplicates,
-        bytes: out.len() as u64,
+        expired: stitch.expired,
         saved_at: now,
+        bytes: (HEADER_LEN + body_len + format::CRC_LEN) as u64,
         ..SnapshotInfo::default()
     };
-    (out, info)
+    let moved_slots = if two {
+        let mid = slots / 2 / BLOCK_SLOTS * BLOCK_SLOTS;
+        let (seen_a, seen_b) = seen.split_at(mid);
+        std::thread::scope(|threads| {
+            let second = threads.spawn(|| moved_slots(table, mid, seen_b));
+            let mut moved = moved_slots(table, 0, seen_a);
+            moved.extend(
+                second
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+            moved
+        })
+    } else {
+        moved_slots(table, 0, &seen)
+    };
+    if !moved_slots.is_empty() {
+        // Rare (a saved slot changed owner while the scan ran): find the keys
+        // saved twice, if any, in the entries written.
+        let body = sink.body()?;
+        let entries = || format::entries_in(&header, &body);
+        let mut moved: Vec<u64> = entries()
+            .filter(|e| moved_slots.binary_search(&(e.slot as usize)).is_ok())
+            .map(|e| e.tag)
+            .collect();
+        moved.sort_unstable();
+        moved.dedup();
+        let ranks = entries().map(|e| (e.tag, (p.word_expires_at(e.state), e.state)));
+        let drop = copies_to_drop(ranks, &moved);
+        if !drop.is_empty() {
+            let mut kept = header;
+            kept.entry_count -= drop.len() as u64;
+            let mut gone = drop.iter().peekable();
+            let bytes = format::encode(
+                &kept,
+                entries()
+                    .enumerate()
+                    .filter(|(i, _)| gone.next_if(|&&d| d == *i).is_none())
+                    .map(|(_, e)| e),
+            );
+            let info = SnapshotInfo {
+                entries: kept.entry_count,
+                duplicates: drop.len() as u64,
+                bytes: bytes.len() as u64,
+                ..info
+            };
+            return Ok((Ending::Rewrite(bytes), info));
+        }
+    }
+    let mut head = Vec::with_capacity(HEADER_LEN);
+    header.write(&mut head);
+    let crc = crc32c::crc32c_combine(crc32c::crc32c(&head), crc, body_len);
+    Ok((
+        Ending::Patch {
+            header: head,
+            crc: crc.to_le_bytes(),
+        },
+        info,
+    ))
 }
 
-/// The tags of saved entries whose slot no longer has the owner it had when it
-/// was read, sorted and unique.
+/// What scanning needs, shared by the scanning threads.
+#[derive(Clone, Copy)]
+struct Scan<'a> {
+    table: &'a Table,
+    logs: Option<&'a LogArena>,
+    p: &'a Params,
+    now: Nanos,
+    codec: EntryCodec,
+    log_floor: Nanos,
+}
+
+impl Scan<'_> {
+    /// Encodes block `i` (whose marks are `seen`) into `buf`, after `GAP_ROOM`.
+    fn block(&self, i: usize, seen: &mut [u8], mut buf: Vec<u8>) -> Block {
+        let start = i * BLOCK_SLOTS;
+        buf.clear();
+        buf.resize(GAP_ROOM, 0);
+        let end = start + seen.len();
+        // Without flushing, nothing here does I/O: it cannot fail.
+        let scanned = self
+            .range(start..end, seen, &mut buf, &mut |_| Ok(()))
+            .unwrap_or(Scanned {
+                saved: 0,
+                expired: 0,
+                next_slot: start as u64,
+            });
+        Block {
+            out: buf,
+            start,
+            scanned,
+        }
+    }
+
+    /// Encodes the live keys of the slots in `range` into `out` (calling `flushed`
+    /// after each entry), marking them in `seen` (indexed from `range.start`).
+    fn range(
+        &self,
+        range: core::ops::Range<usize>,
+        seen: &mut [u8],
+        out: &mut Vec<u8>,
+        flushed: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+    ) -> std::io::Result<Scanned> {
+        let base = range.start;
+        let mut done = Scanned {
+            saved: 0,
+            expired: 0,
+            next_slot: base as u64,
+        };
+        let mut times = Vec::new();
+        for (idx, s) in self.table.entries(range) {
+            #[cfg(test)]
+            SCAN_HOOK.with(|h| {
+                if let Some(f) = h.borrow_mut().as_mut() {
+                    f(self.table, idx);
+                }
+            });
+            let state = s.state();
+            if state == 0 {
+                // A key claimed and not yet admitted: it holds no state.
+                continue;
+            }
+            if self.p.word_expires_at(state) <= self.now {
+                done.expired += 1;
+                continue;
+            }
+            let slot = idx as u64;
+            match self.logs {
+                Some(logs) => {
+                    // A log that is not (or no longer) this owner's holds none of
+                    // its admissions: as good as expired.
+                    if !logs
+                        .at(idx)
+                        .live_times(self.log_floor, s.owner_stamp(), &mut times)
+                        || times.is_empty()
+                    {
+                        done.expired += 1;
+                        continue;
+                    }
+                    self.codec
+                        .put_log(out, done.next_slot, slot, s.tag(), &times);
+                }
+                None => self
+                    .codec
+                    .put_word(out, done.next_slot, slot, s.tag(), state),
+            }
+            done.next_slot = slot + 1;
+            seen[idx - base] = (s.meta() & ((1 << LOW_BITS) - 1)) as u8 | 1;
+            done.saved += 1;
+            flushed(out)?;
+        }
+        Ok(done)
+    }
+}
+
+/// The saved slots (marked in `seen`, see `stream_table`) that no longer have the
+/// owner they had when the scan read them, in order. The version changes with
+/// every change of owner, so the low byte (version and pending bit) tells.
 ///
 /// Why this finds every key saved twice: a key owns at most one confirmed slot at
 /// any moment. Say the scan read it in slots `i` and `j` (at times `s_i < s_j`)
-/// and both still have that owner (the same tag and version: the version changes
-/// with every change of owner) when re-read here (at `t_i` and `t_j`, both after
-/// every read of the scan). Then the key owned `i` throughout `[s_i, t_i]` and `j`
-/// throughout `[s_j, t_j]`, and those overlap: two slots at once. So at least one
-/// of the two changed owner, and its tag is in the list. (A 7-bit version comes
+/// and both still have that owner when re-read here (at `t_i` and `t_j`, both
+/// after every read of the scan). Then the key owned `i` throughout `[s_i, t_i]`
+/// and `j` throughout `[s_j, t_j]`, and those overlap: two slots at once. So at
+/// least one of the two changed owner, and is in the list. (A 7-bit version comes
 /// back only after 64 changes of owner of one slot during one save.)
-fn moved_tags(table: &Table, entries: &[u8], lows: &[u8]) -> Vec<u64> {
+fn moved_slots(table: &Table, base: usize, seen: &[u8]) -> Vec<usize> {
     let mut moved = Vec::new();
-    for (raw, &low) in entries.chunks_exact(ENTRY_LEN).zip(lows) {
-        let e = format::read_entry(raw).0;
-        let meta = Slot(table.slot_word(e.slot as usize)).meta();
-        if meta != (e.tag << LOW_BITS | u64::from(low)) {
-            moved.push(e.tag);
+    for (i, &mark) in seen.iter().enumerate() {
+        if mark == 0 {
+            continue;
+        }
+        let idx = base + i;
+        let low = Slot(table.slot_word_scanning(idx)).meta() & ((1 << LOW_BITS) - 1);
+        if low as u8 | 1 != mark || low & 1 != 0 {
+            moved.push(idx);
         }
     }
-    moved.sort_unstable();
-    moved.dedup();
     moved
 }
 
-/// Of the entries (after the header in `out`) whose tag is in `moved` (sorted),
-/// keeps for each tag only the one whose state expires last, the more restrictive
-/// of a moved key's states (ties: the larger state); compacts the entries in place
-/// and returns how many it dropped. Two distinct keys with one 56-bit tag among
-/// the moved ones (probability about moved × n / 2^56) lose one of the two states.
-pub(crate) fn keep_latest(out: &mut Vec<u8>, moved: &[u64], p: &Params) -> u64 {
-    if moved.is_empty() {
-        return 0;
-    }
-    let n = (out.len() - HEADER_LEN) / ENTRY_LEN;
-    let at = |i: usize| HEADER_LEN + i * ENTRY_LEN;
+/// Of entries given as `(tag, rank)` in file order, the positions to drop so that
+/// each tag in `moved` (sorted) keeps only its highest-ranked entry (the state
+/// that expires last: the more restrictive of a moved key's states; ties, the
+/// larger state), sorted. Two distinct keys with one 56-bit tag among the moved
+/// ones (probability about moved × n / 2^56) lose one of the two states.
+pub(crate) fn copies_to_drop<R: Ord + Copy>(
+    entries: impl Iterator<Item = (u64, R)>,
+    moved: &[u64],
+) -> Vec<usize> {
     // Most entries did not move: a bitmap of the moved tags' low bits (tags are
     // hash bits) spares them the binary search.
     let bits = (moved.len() * 64).next_power_of_two();
@@ -146,42 +457,21 @@ pub(crate) fn keep_latest(out: &mut Vec<u8>, moved: &[u64], p: &Params) -> u64 {
     for &t in moved {
         filter[bit(t) / 64] |= 1 << (bit(t) % 64);
     }
-    let mut hits: Vec<(u64, usize)> = (0..n)
-        .filter_map(|i| {
-            let e = format::read_entry(&out[at(i)..at(i + 1)]).0;
-            let b = bit(e.tag);
-            (filter[b / 64] >> (b % 64) & 1 == 1 && moved.binary_search(&e.tag).is_ok())
-                .then_some((e.tag, i))
+    let mut hits: Vec<(u64, R, usize)> = entries
+        .enumerate()
+        .filter_map(|(i, (tag, rank))| {
+            let b = bit(tag);
+            (filter[b / 64] >> (b % 64) & 1 == 1 && moved.binary_search(&tag).is_ok())
+                .then_some((tag, rank, i))
         })
         .collect();
-    hits.sort_unstable();
-    let mut drop: Vec<usize> = Vec::new();
+    hits.sort_unstable_by_key(|&(tag, _, i)| (tag, i));
+    let mut drop = Vec::new();
     for run in hits.chunk_by(|a, b| a.0 == b.0) {
-        if run.len() < 2 {
-            continue;
+        if let Some(keep) = run.iter().max_by_key(|x| x.1).map(|x| x.2) {
+            drop.extend(run.iter().map(|x| x.2).filter(|&i| i != keep));
         }
-        let rank = |&(_, i): &(u64, usize)| {
-            let state = format::read_entry(&out[at(i)..at(i + 1)]).0.state;
-            (p.word_expires_at(state), state)
-        };
-        let keep = run.iter().max_by_key(|x| rank(x)).map(|x| x.1);
-        drop.extend(run.iter().map(|x| x.1).filter(|&i| Some(i) != keep));
-    }
-    if drop.is_empty() {
-        return 0;
     }
     drop.sort_unstable();
-    let mut gone = drop.iter().peekable();
-    let mut kept = 0;
-    for i in 0..n {
-        if gone.next_if(|&&d| d == i).is_some() {
-            continue;
-        }
-        if kept != i {
-            out.copy_within(at(i)..at(i + 1), at(kept));
-        }
-        kept += 1;
-    }
-    out.truncate(at(kept));
-    drop.len() as u64
+    drop
 }

@@ -5,7 +5,7 @@ use super::format::{self, fingerprint};
 use super::io::FAIL_BEFORE_RENAME;
 use super::save;
 use super::*;
-use crate::table::slot::tag_of;
+use crate::table::slot::{tag_of, Slot};
 use crate::table::Table;
 use crate::ManualClock;
 use std::fs;
@@ -92,7 +92,10 @@ fn a_key_that_moves_during_a_save_is_saved_once_with_its_later_state() {
     clock.set_nanos(1_000);
     let lim = limiter(&clock);
     let t = lim.store.table();
-    let slot = |tag: u64, state: u64| Slot(0).claimed_by(tag).confirmed().with_state(state);
+    // Tags as the table makes them: the marker bit set.
+    let tg = |low: u64| tag_of(low);
+    let slot =
+        move |tag: u64, state: u64| Slot(0).claimed_by(tg(tag)).confirmed().with_state(state);
     t.install(3, slot(0x55, 2_000).0);
     t.install(40, slot(0x77, 1_500).0);
     t.install(901, slot(0x66, 2_000).0);
@@ -103,12 +106,12 @@ fn a_key_that_moves_during_a_save_is_saved_once_with_its_later_state() {
         *h.borrow_mut() = Some(Box::new(move |t: &Table, idx: usize| {
             if idx == 3 {
                 // 0x55 moves from slot 3 to slot 900 with a later state.
-                t.install(3, Slot(t.slot_word(3)).emptied().0);
+                t.install(3, Slot(t.slot_word_scanning(3)).emptied().0);
                 t.install(900, slot(0x55, 2_500).0);
             }
             if idx == 901 {
                 // 0x66 moves back, from 901 to 1200, with an earlier state.
-                t.install(901, Slot(t.slot_word(901)).emptied().0);
+                t.install(901, Slot(t.slot_word_scanning(901)).emptied().0);
                 t.install(1_200, slot(0x66, 1_800).0);
             }
         }));
@@ -116,16 +119,19 @@ fn a_key_that_moves_during_a_save_is_saved_once_with_its_later_state() {
     let (bytes, info) = lim.snapshot_bytes().unwrap();
     save::SCAN_HOOK.with(|h| h.borrow_mut().take());
     assert_eq!((info.entries, info.duplicates), (5, 2));
-    let saved: Vec<_> = format::decode(&bytes).unwrap().entries().collect();
-    let e = |slot, tag, state| SnapshotEntry { slot, tag, state };
+    let saved: Vec<_> = format::decode(&bytes)
+        .unwrap()
+        .entries()
+        .map(|e| (e.slot, e.tag, e.state))
+        .collect();
     assert_eq!(
         saved,
         vec![
-            e(40, 0x77, 1_500),
-            e(900, 0x55, 2_500),
-            e(901, 0x66, 2_000),
-            e(1_000, 0x88, 2_000),
-            e(1_001, 0x88, 2_100)
+            (40, tg(0x77), 1_500),
+            (900, tg(0x55), 2_500),
+            (901, tg(0x66), 2_000),
+            (1_000, tg(0x88), 2_000),
+            (1_001, tg(0x88), 2_100)
         ]
     );
     // Without moves, nothing is dropped.
@@ -134,19 +140,15 @@ fn a_key_that_moves_during_a_save_is_saved_once_with_its_later_state() {
 }
 
 #[test]
-fn keep_latest_keeps_exactly_the_latest_state_of_every_moved_tag() {
-    let p = Params::new(Algorithm::TokenBucket, &Quota::per_second(5).unwrap()).unwrap();
+fn copies_to_drop_keeps_exactly_the_latest_state_of_every_moved_tag() {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut entries: Vec<SnapshotEntry> = (0..20_000u64)
+    // (tag, rank) in file order; rank = the state here.
+    let mut entries: Vec<(u64, u64)> = (0..20_000u64)
         .map(|i| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            SnapshotEntry {
-                slot: i,
-                tag: tag_of(x),
-                state: 10 + i,
-            }
+            (tag_of(x), 10 + i)
         })
         .collect();
     // Among the last 5,000, every 97th entry repeats the tag of the entry 10,000
@@ -156,38 +158,63 @@ fn keep_latest_keeps_exactly_the_latest_state_of_every_moved_tag() {
     let mut moved = Vec::new();
     for i in 15_000..20_000usize {
         if i % 97 == 0 {
-            entries[i].tag = entries[i - 10_000].tag;
-            expect_gone.push(entries[i - 10_000].slot);
-            moved.push(entries[i].tag);
+            entries[i].0 = entries[i - 10_000].0;
+            expect_gone.push(i - 10_000);
+            moved.push(entries[i].0);
         } else if i % 89 == 0 {
-            entries[i].tag = entries[i - 10_000].tag;
-            entries[i].state = 1;
-            expect_gone.push(entries[i].slot);
-            moved.push(entries[i].tag);
+            entries[i].0 = entries[i - 10_000].0;
+            entries[i].1 = 1;
+            expect_gone.push(i);
+            moved.push(entries[i].0);
         }
     }
     // Moved tags without a copy change nothing.
-    moved.extend(entries[..100].iter().map(|e| e.tag));
+    moved.extend(entries[..100].iter().map(|e| e.0));
     moved.sort_unstable();
     moved.dedup();
-    let mut out = vec![0u8; format::HEADER_LEN];
-    for e in &entries {
-        format::write_entry(&mut out, *e);
-    }
-    let dropped = save::keep_latest(&mut out, &moved, &p);
-    let kept: std::collections::HashSet<u64> = format::entries_of(&[&out[..], &[0; 4]].concat())
-        .map(|e| e.slot)
-        .collect();
-    let gone: Vec<u64> = entries
-        .iter()
-        .map(|e| e.slot)
-        .filter(|s| !kept.contains(s))
-        .collect();
+    let drop = save::copies_to_drop(entries.iter().copied(), &moved);
     expect_gone.sort_unstable();
-    assert_eq!(gone, expect_gone);
-    assert_eq!(dropped, gone.len() as u64);
-    let order: Vec<u64> = format::entries_of(&[&out[..], &[0; 4]].concat())
-        .map(|e| e.slot)
-        .collect();
-    assert!(order.windows(2).all(|w| w[0] < w[1]), "order kept");
+    assert_eq!(drop, expect_gone);
+}
+
+#[test]
+fn a_large_table_saved_by_two_threads_holds_exactly_its_live_keys() {
+    // 100,000 keys of capacity: past `PARALLEL_SLOTS`, so (with two cores) the
+    // second half of the table is scanned by a second thread and stitched on.
+    let clock = ManualClock::new();
+    clock.set_nanos(5_000_000_000);
+    let build = || {
+        Limiter::builder(Quota::per_second(5).unwrap())
+            .capacity(100_000)
+            .hash_seeds([3, 1, 4, 1])
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    };
+    for keys in [0u64, 1, 7, 60_000] {
+        let lim = build();
+        for k in 0..keys {
+            for _ in 0..=(k % 3) {
+                lim.check(&k);
+            }
+        }
+        let table = lim.store.table();
+        let expected: Vec<(u64, u64, u64)> = table
+            .entries(0..table.slot_count())
+            .map(|(idx, s)| (idx as u64, s.tag(), s.state()))
+            .collect();
+        let (bytes, info) = lim.snapshot_bytes().unwrap();
+        assert_eq!(info.entries, keys);
+        let saved: Vec<(u64, u64, u64)> = format::decode(&bytes)
+            .unwrap()
+            .entries()
+            .map(|e| (e.slot, e.tag, e.state))
+            .collect();
+        assert_eq!(saved, expected, "{keys} keys");
+        let back = build();
+        assert_eq!(back.restore_bytes(&bytes).unwrap().restored, keys);
+        for k in 0..keys.min(2_000) {
+            assert_eq!(back.peek(&k), lim.peek(&k), "key {k}");
+        }
+    }
 }
