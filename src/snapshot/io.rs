@@ -130,7 +130,7 @@ fn release_later(old: Option<PathBuf>) {
 }
 
 /// Bytes written between two background syncs of a streamed file.
-const SYNC_EVERY: u64 = 2 << 20;
+const SYNC_EVERY: u64 = 4 << 20;
 
 /// As [`write_atomic`], for a file produced while it is written: `produce` puts
 /// the entries into a [`Sink`] that writes them to the temporary file, and every
@@ -224,6 +224,11 @@ impl Sink for FileSink<'_, '_> {
         self.recycled.recv().map_err(|_| self.failed())
     }
 
+    fn all_put(&mut self) {
+        // The writer writes what is queued, has it synced, and stops.
+        drop(self.to_writer.take());
+    }
+
     fn body(&mut self) -> std::io::Result<Vec<u8>> {
         self.finish().map_err(|(_, e)| e)?;
         let mut body = vec![0; usize::try_from(self.written).unwrap_or(usize::MAX)];
@@ -266,6 +271,11 @@ fn stream_into<R>(
                 chunk.clear();
                 // The encoder may be done and gone: nothing to recycle for.
                 let _ = to_encoder.send(chunk);
+            }
+            if unsynced > 0 {
+                // The tail, synced while the encoder finishes its checks: the final
+                // sync then has little left but the header.
+                let _ = to_syncer.send(());
             }
             Ok(())
         });

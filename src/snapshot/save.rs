@@ -44,6 +44,9 @@ pub(crate) trait Sink {
     fn put(&mut self, chunk: Vec<u8>, from: usize) -> std::io::Result<Vec<u8>>;
     /// Every entry byte put so far (the rare rewrite after a key moved mid-scan).
     fn body(&mut self) -> std::io::Result<Vec<u8>>;
+    /// No more entries will come (before the second pass, which may still ask for
+    /// the `body`).
+    fn all_put(&mut self) {}
 }
 
 /// A sink that keeps the file in memory (after the placeholder).
@@ -250,6 +253,7 @@ pub(crate) fn stream_table(
             buf = stitch.put(scan.block(i, seen, buf), sink)?;
         }
     }
+    sink.all_put();
     header.entry_count = stitch.saved;
     let (crc, body_len) = (stitch.crc, stitch.body_len);
     let info = SnapshotInfo {
