@@ -82,8 +82,7 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
-// One `unsafe` block in the crate: the table's prefetch hint (`table/mod.rs`).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

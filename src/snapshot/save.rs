@@ -436,7 +436,7 @@ fn moved_slots(table: &Table, base: usize, seen: &[u8]) -> Vec<usize> {
             continue;
         }
         let idx = base + i;
-        let low = Slot(table.slot_word_scanning(idx)).meta() & ((1 << LOW_BITS) - 1);
+        let low = Slot(table.slot_word(idx)).meta() & ((1 << LOW_BITS) - 1);
         if low as u8 | 1 != mark || low & 1 != 0 {
             moved.push(idx);
         }

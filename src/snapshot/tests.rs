@@ -106,12 +106,12 @@ fn a_key_that_moves_during_a_save_is_saved_once_with_its_later_state() {
         *h.borrow_mut() = Some(Box::new(move |t: &Table, idx: usize| {
             if idx == 3 {
                 // 0x55 moves from slot 3 to slot 900 with a later state.
-                t.install(3, Slot(t.slot_word_scanning(3)).emptied().0);
+                t.install(3, Slot(t.slot_word(3)).emptied().0);
                 t.install(900, slot(0x55, 2_500).0);
             }
             if idx == 901 {
                 // 0x66 moves back, from 901 to 1200, with an earlier state.
-                t.install(901, Slot(t.slot_word_scanning(901)).emptied().0);
+                t.install(901, Slot(t.slot_word(901)).emptied().0);
                 t.install(1_200, slot(0x66, 1_800).0);
             }
         }));

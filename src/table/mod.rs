@@ -94,10 +94,6 @@ pub enum FullPolicy {
     Deny,
 }
 
-/// How many groups ahead a scan fetches: ~1 KiB, several hundred nanoseconds of
-/// work ahead of the reads.
-const SCAN_AHEAD: usize = 8;
-
 #[cfg_attr(not(loom), repr(align(128)))]
 pub(crate) struct Group {
     slots: [AtomicU128; GROUP_SLOTS],
@@ -195,11 +191,9 @@ impl Table {
         self.groups.len()
     }
 
-    /// The raw 128-bit word of slot `idx`, for reads in increasing slot order
-    /// (snapshots; see `load_scanning`).
+    /// The raw 128-bit word of slot `idx` (snapshots).
     #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn slot_word_scanning(&self, idx: usize) -> u128 {
-        self.prefetch(idx / GROUP_SLOTS + SCAN_AHEAD);
+    pub(crate) fn slot_word(&self, idx: usize) -> u128 {
         self.load(idx).0
     }
 
@@ -257,38 +251,6 @@ impl Table {
             .flat_map(|g| (0..GROUP_SLOTS).map(move |i| g * GROUP_SLOTS + i))
     }
 
-    /// Asks the CPU to start fetching group `g` (a hint, for groups about to be
-    /// read: a miss costs ~100 ns here, and misses that overlap cost it once).
-    #[inline(always)]
-    fn prefetch(&self, g: usize) {
-        #[cfg(all(target_arch = "x86_64", not(loom)))]
-        if let Some(group) = self.groups.get(g) {
-            let line = (group as *const Group).cast::<i8>();
-            // SAFETY: a prefetch is a hint that never faults and writes nothing, at
-            // any address; `_mm_prefetch` is `unsafe` only for its target feature,
-            // SSE, which every x86_64 CPU has.
-            #[allow(unsafe_code)]
-            unsafe {
-                use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                _mm_prefetch::<_MM_HINT_T0>(line);
-                _mm_prefetch::<_MM_HINT_T0>(line.wrapping_add(64));
-            }
-        }
-        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-        let _ = g;
-    }
-
-    /// `load`, for a scan in slot order: at each group's first slot, fetches the
-    /// group eight ahead (the hardware prefetcher does not keep up with a scan of
-    /// 16-byte atomic loads here: without this a scan waits on every line).
-    #[inline(always)]
-    fn load_scanning(&self, idx: usize) -> Slot {
-        if idx % GROUP_SLOTS == 0 {
-            self.prefetch(idx / GROUP_SLOTS + SCAN_AHEAD);
-        }
-        self.load(idx)
-    }
-
     #[inline]
     fn load(&self, idx: usize) -> Slot {
         // Acquire: a slot claimed or confirmed by another thread is seen with
@@ -323,9 +285,6 @@ impl Table {
     /// The key's confirmed slot, helping any pending claim of it to a resolution
     /// first. `None`: the key owns no slot.
     fn find(&self, p: &Probe) -> Option<(usize, Slot)> {
-        // The second group's line is fetched while the first is searched: when the
-        // key is there, its two misses overlap.
-        self.prefetch(p.groups[1]);
         'again: loop {
             let mut pending = None;
             for idx in self.candidates(p) {
@@ -586,7 +545,7 @@ impl Table {
     pub(crate) fn purge_expired<E: Fn(u64) -> Nanos>(&self, now: Nanos, expires: E) -> usize {
         let mut purged = 0;
         for idx in 0..self.slot_count() {
-            let s = self.load_scanning(idx);
+            let s = self.load(idx);
             // State 0 is a key about to make its first admission (see
             // `choose_slot`): live, like a pending claim.
             if s.is_owned()
@@ -604,7 +563,7 @@ impl Table {
     /// Live keys: owned, unexpired slots (an O(slots) scan).
     pub(crate) fn live<E: Fn(u64) -> Nanos>(&self, now: Nanos, expires: E) -> usize {
         (0..self.slot_count())
-            .map(|idx| self.load_scanning(idx))
+            .map(|idx| self.load(idx))
             .filter(|s| {
                 s.is_owned() && (s.is_pending() || s.state() == 0 || expires(s.state()) > now)
             })
@@ -614,7 +573,7 @@ impl Table {
     /// Empties every slot.
     pub(crate) fn clear(&self) {
         for idx in 0..self.slot_count() {
-            let mut s = self.load_scanning(idx);
+            let mut s = self.load(idx);
             while s.is_owned() {
                 match self.cas(idx, s, s.emptied()) {
                     Ok(()) => break,
@@ -640,11 +599,7 @@ impl Table {
         for (idx, tag, state, payload) in entries {
             self.empty_range(next..idx, &mut before);
             // From the old word, so the version keeps moving (ABA).
-            let new = self
-                .load_scanning(idx)
-                .claimed_by(tag)
-                .confirmed()
-                .with_state(state);
+            let new = self.load(idx).claimed_by(tag).confirmed().with_state(state);
             before(idx, Some((new, payload)));
             // Release: a check that sees the word sees what `before` wrote and the
             // seeds adopted before the pass.
@@ -663,7 +618,7 @@ impl Table {
     ) {
         for idx in range {
             before(idx, None);
-            let old = self.load_scanning(idx);
+            let old = self.load(idx);
             if old.is_owned() {
                 // Release: as for an installed word in `replace_all`.
                 self.cell(idx).store(old.emptied().0, Ordering::Release);
@@ -678,7 +633,7 @@ impl Table {
         range: core::ops::Range<usize>,
     ) -> impl Iterator<Item = (usize, Slot)> + '_ {
         range.filter_map(|idx| {
-            let s = self.load_scanning(idx);
+            let s = self.load(idx);
             (s.is_owned() && !s.is_pending()).then_some((idx, s))
         })
     }
