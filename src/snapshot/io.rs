@@ -250,7 +250,10 @@ fn stream_into<R>(
     let (to_encoder, recycled) = mpsc::channel::<Vec<u8>>();
     let (to_syncer, sync_requests) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        let syncer = scope.spawn(move || -> std::io::Result<()> {
+        // Threads that cannot be had fail the save (an I/O error), not the process.
+        let thread =
+            |name: &str| std::thread::Builder::new().name(format!("ratecell-snapshot-{name}"));
+        let syncer = thread("sync").spawn_scoped(scope, move || -> std::io::Result<()> {
             while sync_requests.recv().is_ok() {
                 // Requests that piled up while syncing are covered by one sync.
                 while sync_requests.try_recv().is_ok() {}
@@ -258,7 +261,8 @@ fn stream_into<R>(
             }
             Ok(())
         });
-        let writer = scope.spawn(move || -> WriteResult {
+        let syncer = syncer.map_err(|e| ("spawn", e))?;
+        let writer = thread("write").spawn_scoped(scope, move || -> WriteResult {
             let mut unsynced = 0;
             for (mut chunk, from) in chunks {
                 (&*f).write_all(&chunk[from..]).map_err(|e| ("write", e))?;
@@ -279,6 +283,7 @@ fn stream_into<R>(
             }
             Ok(())
         });
+        let writer = writer.map_err(|e| ("spawn", e))?;
         let mut sink = FileSink {
             file: f,
             written: 0,

@@ -214,15 +214,19 @@ pub(crate) fn stream_table(
         std::thread::scope(|threads| -> std::io::Result<()> {
             let (to_stitch, encoded) = mpsc::sync_channel::<Block>(4);
             let (to_helper, buffers) = mpsc::channel::<Vec<u8>>();
-            threads.spawn(move || {
-                for (i, seen) in theirs {
-                    let buf = buffers.try_recv().unwrap_or_default();
-                    if to_stitch.send(scan.block(i, seen, buf)).is_err() {
-                        // The stitcher failed and hung up.
-                        return;
+            // A thread that cannot be had fails the save (an I/O error), not the
+            // process.
+            std::thread::Builder::new()
+                .name("ratecell-snapshot-scan".into())
+                .spawn_scoped(threads, move || {
+                    for (i, seen) in theirs {
+                        let buf = buffers.try_recv().unwrap_or_default();
+                        if to_stitch.send(scan.block(i, seen, buf)).is_err() {
+                            // The stitcher failed and hung up.
+                            return;
+                        }
                     }
-                }
-            });
+                })?;
             let mut mine = mine.into_iter();
             let mut spare = Vec::new();
             let count = slots.div_ceil(BLOCK_SLOTS);
@@ -267,13 +271,15 @@ pub(crate) fn stream_table(
         let mid = slots / 2 / BLOCK_SLOTS * BLOCK_SLOTS;
         let (seen_a, seen_b) = seen.split_at(mid);
         std::thread::scope(|threads| {
-            let second = threads.spawn(|| moved_slots(table, mid, seen_b));
+            let second = std::thread::Builder::new()
+                .name("ratecell-snapshot-scan".into())
+                .spawn_scoped(threads, || moved_slots(table, mid, seen_b));
             let mut moved = moved_slots(table, 0, seen_a);
-            moved.extend(
-                second
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            );
+            moved.extend(match second {
+                Ok(t) => t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                // No second thread: this one does that half too.
+                Err(_) => moved_slots(table, mid, seen_b),
+            });
             moved
         })
     } else {
