@@ -41,9 +41,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SnapshotErro
         f.sync_all().map_err(|e| SnapshotError::io(&tmp, "sync", e))
     });
     let ((), old) = finish(path, &tmp, result)?;
-    sync_dir(dir_of(path))?;
+    // The replaced file goes whether or not the directory syncs: the new one is
+    // in place either way.
+    let synced = sync_dir(dir_of(path));
     release_later(old);
-    Ok(())
+    synced
 }
 
 /// A temporary name beside `path` (a rename is atomic only within one file
@@ -163,13 +165,14 @@ pub(crate) fn write_atomic_streamed<R>(
         Ok(r)
     });
     let (r, old) = finish(path, &tmp, result)?;
-    sync_dir(dir_of(path))?;
+    // As in `write_atomic`.
+    let synced = sync_dir(dir_of(path));
     release_later(old);
-    Ok(r)
+    synced.map(|()| r)
 }
 
 /// Buffers in flight between the encoder and the writer: one being filled, one
-/// being written, one queued.
+/// being written, the rest queued (the writer may stall while the disk syncs).
 const BUFFERS: usize = 10;
 
 /// A file sink: a writer thread takes the chunks (the encoder goes on with a

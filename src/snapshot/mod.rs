@@ -438,8 +438,10 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     ///
     /// # Errors
     ///
-    /// [`SnapshotError::Io`] if the file system fails (the previous file, if any,
-    /// is intact and no temporary file is left).
+    /// [`SnapshotError::Io`] if the file system fails: the previous file, if any,
+    /// is intact and no temporary file is left, except after a failure of the
+    /// final directory sync (`op` "sync directory"), when the new file is already
+    /// in place but its name may not survive a crash.
     pub fn snapshot_to(&self, path: impl AsRef<Path>) -> Result<SnapshotInfo, SnapshotError> {
         let now = self.clock.now();
         io::write_atomic_streamed(path.as_ref(), |sink| {
