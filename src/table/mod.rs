@@ -284,6 +284,7 @@ impl Table {
 
     /// The key's confirmed slot, helping any pending claim of it to a resolution
     /// first. `None`: the key owns no slot.
+    #[inline]
     fn find(&self, p: &Probe) -> Option<(usize, Slot)> {
         'again: loop {
             let mut pending = None;
@@ -307,6 +308,7 @@ impl Table {
     }
 
     /// Decides the pending claim `mine` at `mine_idx` (see the module docs).
+    #[cold]
     fn resolve(&self, p: &Probe, mine_idx: usize, mine: Slot) {
         // Candidates before ours in the key's order beat ours; those after lose.
         let mut before_mine = true;

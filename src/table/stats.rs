@@ -65,6 +65,7 @@ impl Default for Counters {
 /// reuse a number, so ticket `t < OWNED` makes the thread shard `t`'s only writer
 /// in every limiter.
 #[cfg(all(feature = "std", not(loom)))]
+#[inline]
 fn ticket() -> usize {
     use core::cell::Cell;
     use core::sync::atomic::AtomicUsize;
