@@ -224,13 +224,7 @@ fn spread(v: u64) -> Option<(u64, usize)> {
 /// value needs more than 64 bits, or the encoding is longer than needed (a final
 /// zero byte): each value has exactly one encoding.
 #[inline(always)]
-fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
-    read_varint(b, at)
-}
-
-/// [`get_varint`], for the save's stitching of two halves.
-#[inline(always)]
-pub(crate) fn read_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+pub(crate) fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
     // Most varints of a file are one byte (slot gaps): no loop for them.
     let first = *b.get(*at)?;
     if first < 0x80 {

@@ -245,7 +245,7 @@ impl Sink for FileSink<'_, '_> {
 fn stream_into<R>(
     f: &File,
     produce: impl FnOnce(&mut dyn Sink) -> std::io::Result<(Ending, R)>,
-) -> WriteResult2<R> {
+) -> StreamResult<R> {
     (&*f)
         .write_all(&[0; HEADER_LEN])
         .map_err(|e| ("write", e))?;
@@ -307,7 +307,7 @@ fn stream_into<R>(
     })
 }
 
-type WriteResult2<R> = Result<(Ending, R), (&'static str, std::io::Error)>;
+type StreamResult<R> = Result<(Ending, R), (&'static str, std::io::Error)>;
 
 #[cfg(unix)]
 fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {

@@ -148,7 +148,7 @@ impl Stitch {
         let mut from = GAP_ROOM;
         if b.scanned.saved > 0 {
             let mut at = GAP_ROOM;
-            let gap = format::read_varint(&out, &mut at).unwrap_or(0);
+            let gap = format::get_varint(&out, &mut at).unwrap_or(0);
             let mut varint = Vec::with_capacity(GAP_ROOM);
             format::put_varint(&mut varint, b.start as u64 + gap - self.next_slot);
             from = at - varint.len();
@@ -348,14 +348,7 @@ impl Scan<'_> {
         buf.clear();
         buf.resize(GAP_ROOM, 0);
         let end = start + seen.len();
-        // Without flushing, nothing here does I/O: it cannot fail.
-        let scanned = self
-            .range(start..end, seen, &mut buf, &mut |_| Ok(()))
-            .unwrap_or(Scanned {
-                saved: 0,
-                expired: 0,
-                next_slot: start as u64,
-            });
+        let scanned = self.range(start..end, seen, &mut buf);
         Block {
             out: buf,
             start,
@@ -363,15 +356,9 @@ impl Scan<'_> {
         }
     }
 
-    /// Encodes the live keys of the slots in `range` into `out` (calling `flushed`
-    /// after each entry), marking them in `seen` (indexed from `range.start`).
-    fn range(
-        &self,
-        range: core::ops::Range<usize>,
-        seen: &mut [u8],
-        out: &mut Vec<u8>,
-        flushed: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>,
-    ) -> std::io::Result<Scanned> {
+    /// Encodes the live keys of the slots in `range` into `out`, marking them in
+    /// `seen` (indexed from `range.start`).
+    fn range(&self, range: core::ops::Range<usize>, seen: &mut [u8], out: &mut Vec<u8>) -> Scanned {
         let base = range.start;
         let mut done = Scanned {
             saved: 0,
@@ -418,9 +405,8 @@ impl Scan<'_> {
             done.next_slot = slot + 1;
             seen[idx - base] = (s.meta() & ((1 << LOW_BITS) - 1)) as u8 | 1;
             done.saved += 1;
-            flushed(out)?;
         }
-        Ok(done)
+        done
     }
 }
 

@@ -350,3 +350,41 @@ fn log_adoption_races_the_previous_owner() {
     });
     explored(&seen, &["v kept slot 0", "k took slot 0"]);
 }
+
+/// A snapshot's read of a log (`LogRef::live_times`) racing an admission that
+/// laps the ring: the read is exactly the log before or after the admission,
+/// never a mix of the two laps (the head is re-read after the slots).
+#[test]
+fn log_read_races_an_admission_that_laps_the_ring() {
+    use crate::algorithm::{Algorithm, Params};
+    use crate::cell::LogCell;
+    use crate::Quota;
+    use core::time::Duration;
+    let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+    let s2 = seen.clone();
+    loom::model(move || {
+        let p = Params::new(
+            Algorithm::SlidingWindowLog,
+            &Quota::new(2, Duration::from_nanos(1_000)).unwrap(),
+        )
+        .unwrap();
+        let log = Arc::new(LogCell::new(2));
+        assert!(log.check(&p, 10, 1).allowed);
+        assert!(log.check(&p, 15, 1).allowed); // the ring is full
+        let admit = {
+            let log = log.clone();
+            // Both entries have left the window: admitted, over the slot of 10.
+            thread::spawn(move || log.check(&p, 2_000, 1).allowed)
+        };
+        let mut times = Vec::new();
+        assert!(log.log().live_times(0, 0, &mut times));
+        assert!(admit.join().unwrap());
+        let history = match times.as_slice() {
+            [10, 15] => "read before",
+            [15, 2_000] => "read after",
+            other => panic!("a read of no state the log had: {other:?}"),
+        };
+        s2.lock().unwrap().insert(history);
+    });
+    explored(&seen, &["read before", "read after"]);
+}
