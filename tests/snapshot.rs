@@ -1843,3 +1843,32 @@ fn a_log_restored_over_later_times_stays_sorted_and_saves_again() {
         assert!(!l.check().is_allowed());
     }
 }
+
+#[test]
+fn nothing_is_saved_or_restored_past_the_end_of_the_timeline() {
+    // Past 2^63 ns expiry times saturate, and a restore could not tell a live
+    // state from an expired one: such a save is refused, and so is such a file.
+    let dir = TempDir::new("timeline-end");
+    let path = dir.file("limits.snap");
+    let clock = ManualClock::new();
+    let q = Quota::per_second(6).unwrap();
+    let lim = keyed(q, Algorithm::SlidingWindowLog, 100, &clock, None);
+    clock.set_nanos(1 << 63);
+    assert!(lim.check("k").is_allowed());
+    lim.snapshot_to(&path).unwrap();
+    let mut bytes = fs::read(&path).unwrap();
+    clock.set_nanos((1 << 63) + 1);
+    let want =
+        Refusal::BadHeader("saved at a clock reading past the end of the timeline (2^63 ns)");
+    assert_eq!(refusal(lim.snapshot_to(dir.file("later.snap"))), want);
+    assert!(!dir.file("later.snap").exists());
+    // The same file, saved one nanosecond later: refused on reading.
+    bytes[104..112].copy_from_slice(&((1u64 << 63) + 1).to_le_bytes());
+    let bytes = resealed(bytes);
+    assert_eq!(SnapshotFile::from_bytes(bytes.clone()).unwrap_err(), want);
+    let direct = DirectLimiter::builder(q)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(refusal(direct.snapshot_to(dir.file("direct.snap"))), want);
+}

@@ -275,6 +275,21 @@ fn get_long_varint(b: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
+/// The latest clock reading a file may be saved at: the timeline the crate keeps
+/// exact ends at 2^63 ns (the year 2262); past it, expiry times saturate and a
+/// restore could not tell live states from expired ones.
+pub(crate) const MAX_SAVED_AT: Nanos = 1 << 63;
+
+/// Refuses a save time past the timeline (a writer's clock, or a file's header).
+pub(crate) fn saved_in_timeline(saved_at: Nanos) -> Result<(), Refusal> {
+    if saved_at > MAX_SAVED_AT {
+        return Err(Refusal::BadHeader(
+            "saved at a clock reading past the end of the timeline (2^63 ns)",
+        ));
+    }
+    Ok(())
+}
+
 /// The probe keys: four types that reach different paths of `ahash` and of their
 /// `Hash` impls (a short `str`, an integer, a long byte slice, a tuple).
 pub(crate) fn fingerprint(seeds: [u64; 4]) -> [u64; 4] {
@@ -632,6 +647,7 @@ impl SnapshotHeader {
             saved_at: u64_at(bytes, 104),
             entry_count: u64_at(bytes, ENTRY_COUNT_AT),
         };
+        saved_in_timeline(h.saved_at)?;
         match h.kind {
             SnapshotKind::Keyed => {
                 if h.slots_per_group == 0 || h.group_count == 0 {

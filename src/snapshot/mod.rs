@@ -357,9 +357,19 @@ impl SnapshotFile {
         let Ok(p) = Params::new(self.header.algorithm, &self.header.quota) else {
             return (0, self.header.entry_count);
         };
+        let mut times = Vec::new();
         let live = self
             .entries()
-            .filter(|e| matches!(clamp::judge(&p, e.state, now), Restored::Live { .. }))
+            .filter(|e| {
+                if p.algorithm == Algorithm::SlidingWindowLog {
+                    // Judged by its times, exactly as a restore does (the state word's
+                    // expiry saturates at the end of the timeline; the times do not).
+                    judge_log(&p, e.log, now, &mut times);
+                    !times.is_empty()
+                } else {
+                    matches!(clamp::judge(&p, e.state, now), Restored::Live { .. })
+                }
+            })
             .count() as u64;
         (live, self.header.entry_count - live)
     }
@@ -443,8 +453,10 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     /// final directory sync (`op` "sync directory"), when the new file is already
     /// in place but its name may not survive a crash.
     pub fn snapshot_to(&self, path: impl AsRef<Path>) -> Result<SnapshotInfo, SnapshotError> {
+        let path = path.as_ref();
         let now = self.clock.now();
-        io::write_atomic_streamed(path.as_ref(), |sink| {
+        format::saved_in_timeline(now).map_err(|r| SnapshotError::refused(path, r))?;
+        io::write_atomic_streamed(path, |sink| {
             save::stream_table(
                 self.store.table(),
                 self.store.logs(),
@@ -514,6 +526,7 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     /// The file's bytes for the current state.
     pub(crate) fn snapshot_bytes(&self) -> Result<(Vec<u8>, SnapshotInfo), Refusal> {
         let now = self.clock.now();
+        format::saved_in_timeline(now)?;
         let estimate = self.store.capacity();
         Ok(save::encode_table(
             self.store.table(),
@@ -614,6 +627,7 @@ impl<C: Clock> DirectLimiter<C> {
 
     pub(crate) fn snapshot_bytes(&self) -> Result<(Vec<u8>, SnapshotInfo), Refusal> {
         let now = self.clock.now();
+        format::saved_in_timeline(now)?;
         let mut header = SnapshotHeader {
             version: VERSION,
             kind: SnapshotKind::Direct,
