@@ -69,8 +69,9 @@ fn two_threads_insert_the_same_new_key() {
     loom::model(move || {
         let t = Arc::new(Table::with_groups(2, SEEDS).unwrap());
         let k = t.probe(&1u64);
-        // Another key in the first slot of k's first group.
-        let other = plant(&t, 2, k.groups[0] * GROUP_SLOTS, 5);
+        // Another key in k's first candidate slot (its home in its first group).
+        let first = t.candidates(&k).next().unwrap();
+        let other = plant(&t, 2, first, 5);
         let remover = {
             let t = t.clone();
             thread::spawn(move || assert!(t.remove(&other)))

@@ -4,9 +4,13 @@
 //!
 //! Slots are grouped eight to a 128-byte group (two adjacent cache lines, which
 //! the adjacent-line prefetcher fetches together). A key hashes (seeded `ahash`,
-//! random per table) to a 56-bit tag and to two candidate groups; it lives in one
-//! slot of one of them. Memory is `groups × 128` bytes, fixed at build: nothing
-//! ever allocates afterwards, whatever keys arrive. A flood of new keys can only
+//! random per table) to a 56-bit tag, to two candidate groups and to a home slot
+//! in each; it lives in one slot of one of them. Its candidates are visited in
+//! one fixed order, the two homes first, then onwards from each home in turn
+//! (wrapping within the group), and a new key takes the first free slot of the
+//! less loaded group in that order, so most keys sit at a home and a lookup's
+//! first or second load finds them. Memory is `groups × 128` bytes, fixed at
+//! build: nothing ever allocates afterwards, whatever keys arrive. A flood of new keys can only
 //! displace other keys, never grow the table, and since probing never leaves a key's
 //! two groups, crafted collisions can hurt those two groups at most.
 //!
@@ -113,6 +117,10 @@ pub(crate) struct Probe {
     pub tag: u64,
     /// Two candidate groups (the same one twice only in a one-group table).
     pub groups: [usize; 2],
+    /// The key's home slot in each group: its scan of a group starts there and
+    /// wraps, and a claim takes the first free slot in that order, so most keys
+    /// sit at their home and are found by the first load instead of the fourth.
+    pub homes: [usize; 2],
 }
 
 /// How an update ended.
@@ -226,13 +234,17 @@ impl Table {
     pub(crate) fn probe_hash(&self, h: u64) -> Probe {
         let n = self.groups.len();
         let a = reduce(h, n);
-        let mut b = reduce(mix(h), n);
+        let m = mix(h);
+        let mut b = reduce(m, n);
         if b == a && n > 1 {
             b = if a + 1 == n { 0 } else { a + 1 };
         }
+        // The low bits of the mix are nearly independent of both group indexes
+        // (multiply-shift takes high bits) and of the tag (the low bits of `h`).
         Probe {
             tag: tag_of(h),
             groups: [a, b],
+            homes: [m as usize % GROUP_SLOTS, (m >> 8) as usize % GROUP_SLOTS],
         }
     }
 
@@ -245,10 +257,13 @@ impl Table {
     /// two pending claims wins).
     #[inline]
     fn candidates(&self, p: &Probe) -> impl Iterator<Item = usize> {
-        let second = (p.groups[1] != p.groups[0]).then_some(p.groups[1]);
-        core::iter::once(p.groups[0])
-            .chain(second)
-            .flat_map(|g| (0..GROUP_SLOTS).map(move |i| g * GROUP_SLOTS + i))
+        let two = p.groups[1] != p.groups[0];
+        let [a, b] = p.groups.map(|g| g * GROUP_SLOTS);
+        let [ha, hb] = p.homes;
+        (0..GROUP_SLOTS).flat_map(move |i| {
+            let second = two.then_some(b + (hb + i) % GROUP_SLOTS);
+            core::iter::once(a + (ha + i) % GROUP_SLOTS).chain(second)
+        })
     }
 
     #[inline]
@@ -284,8 +299,28 @@ impl Table {
 
     /// The key's confirmed slot, helping any pending claim of it to a resolution
     /// first. `None`: the key owns no slot.
-    #[inline]
+    #[inline(always)]
     fn find(&self, p: &Probe) -> Option<(usize, Slot)> {
+        // Most keys sit at the home slot of one of their groups, the first two
+        // candidates: look there inline, and scan the rest out of line.
+        let home = p.groups[0] * GROUP_SLOTS + p.homes[0];
+        let s = self.load(home);
+        if s.tag() == p.tag && !s.is_pending() {
+            return Some((home, s));
+        }
+        if p.groups[1] != p.groups[0] {
+            let home = p.groups[1] * GROUP_SLOTS + p.homes[1];
+            let s = self.load(home);
+            if s.tag() == p.tag && !s.is_pending() {
+                return Some((home, s));
+            }
+        }
+        self.find_anywhere(p)
+    }
+
+    /// `find` over every candidate (see `find`).
+    #[inline(never)]
+    fn find_anywhere(&self, p: &Probe) -> Option<(usize, Slot)> {
         'again: loop {
             let mut pending = None;
             for idx in self.candidates(p) {
