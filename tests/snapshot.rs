@@ -1545,14 +1545,14 @@ fn the_bytes_on_disk_are_exactly_as_documented() {
     // The state floor is 1 s + 1 ns (the smallest TAT live at the save); T = 0.2 s.
     #[rustfmt::skip]
     let entries: [u8; 27] = [
-        // "bob" in slot 222 (its home, slot 6 of group 27): gap 222 from slot 0;
-        // tag 0xce6778853a1b86; TAT 1.6 s = floor + 599,999,999.
+        // "bob" in slot 222 (its home in group 27: slot 6, the tag's low 3 bits):
+        // gap 222 from slot 0; tag 0xce6778853a1b86; TAT 1.6 s = floor + 599,999,999.
         0xde, 0x01,
         0x86, 0x1b, 0x3a, 0x85, 0x78, 0x67, 0xce,
         0xff, 0x8b, 0x8d, 0x9e, 0x02,
-        // "alice" in slot 1708 (its home, slot 4 of group 213): gap
-        // 1708 - 223 = 1485; tag 0xa4b035e097740d; TAT 1.2 s = floor + 199,999,999.
-        0xcd, 0x0b,
+        // "alice" in slot 1709 (its home in group 213: slot 5): gap
+        // 1709 - 223 = 1486; tag 0xa4b035e097740d; TAT 1.2 s = floor + 199,999,999.
+        0xce, 0x0b,
         0x0d, 0x74, 0x97, 0xe0, 0x35, 0xb0, 0xa4,
         0xff, 0x83, 0xaf, 0x5f,
     ];
@@ -1560,7 +1560,7 @@ fn the_bytes_on_disk_are_exactly_as_documented() {
     assert_eq!(b[..120], header);
     assert_eq!(b[120..147], entries);
     assert_eq!(b[147..], crc32c(&b[..147]).to_le_bytes());
-    assert_eq!(b[147..], 0x9caa_4bb4u32.to_le_bytes(), "the CRC32C");
+    assert_eq!(b[147..], 0xcddc_031bu32.to_le_bytes(), "the CRC32C");
     assert_eq!(
         crc32c(b"123456789"),
         0xE306_9283,
@@ -1569,7 +1569,7 @@ fn the_bytes_on_disk_are_exactly_as_documented() {
     // The varints say what the comments say.
     assert_eq!(leb(222), entries[0..2]);
     assert_eq!(leb(1_600_000_000 - 1_000_000_001), entries[9..14]);
-    assert_eq!(leb(1708 - 223), entries[14..16]);
+    assert_eq!(leb(1709 - 223), entries[14..16]);
     assert_eq!(leb(1_200_000_000 - 1_000_000_001), entries[23..27]);
     // The file reads back through the inspection API as written.
     let file = SnapshotFile::read(&path).unwrap();
@@ -1591,7 +1591,7 @@ fn the_bytes_on_disk_are_exactly_as_documented() {
         e,
         [
             (222, 0x00ce_6778_853a_1b86, 1_600_000_000, 0),
-            (1708, 0x00a4_b035_e097_740d, 1_200_000_000, 0)
+            (1709, 0x00a4_b035_e097_740d, 1_200_000_000, 0)
         ]
     );
     assert_eq!(file.live_at(1_000_000_000), (2, 0));
