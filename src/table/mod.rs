@@ -122,14 +122,19 @@ pub(crate) struct Probe {
     pub groups: [usize; 2],
 }
 
+/// Bits of a slot index within a group.
+const SLOT_BITS: u32 = GROUP_SLOTS.trailing_zeros();
+const _: () = assert!(GROUP_SLOTS.is_power_of_two());
+
 impl Probe {
     /// The key's home slot in group `g` (0 or 1): its scan of the group starts
     /// there and wraps, and a claim takes the first free slot in that order, so
-    /// most keys sit at their home. Taken from the tag's low bits, which are
-    /// independent of the group indexes (the hash's high bits).
+    /// most keys sit at their home. Taken from the tag's low bits (distinct bits
+    /// for each group), which are independent in effect of the group indexes:
+    /// the first comes from the hash's high bits, the second from a remix of it.
     #[inline(always)]
     pub(crate) fn home(&self, g: usize) -> usize {
-        (self.tag >> (3 * g)) as usize % GROUP_SLOTS
+        (self.tag >> (SLOT_BITS * g as u32)) as usize % GROUP_SLOTS
     }
 }
 
