@@ -131,8 +131,8 @@ fn per_client() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Twice as many live keys as the table was built for, under each policy.
 fn full_table() -> Result<(), Box<dyn std::error::Error>> {
-    const CAPACITY: usize = 4_000;
-    const OFFERED: u32 = 8_000;
+    const CAPACITY: usize = 10_000;
+    const OFFERED: u32 = 20_000;
     println!("A table built for {CAPACITY} keys offered {OFFERED} new keys at once (quota 1/minute, so none expires):");
     for policy in [FullPolicy::EvictSoonestExpiring, FullPolicy::Deny] {
         let clock = ManualClock::new();

@@ -6,8 +6,10 @@
 Every bench group that has a `governor` function is listed; each other function's
 median is divided by governor's from the same run. `floor` lines are yardsticks
 (the least work any limiter must do), so `floor` / `governor` is the best ratio any
-design could reach on the machine. On a noisy machine run the bench a few times and
-compare the tables rather than trust one.
+design could reach on the machine; `floor_128` (keyed benches) is the same for a
+design whose identity and state share one 128-bit word, as ratecell's do. On a
+noisy machine run the bench a few times and compare the tables rather than trust
+one.
 """
 
 import json

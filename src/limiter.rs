@@ -285,8 +285,21 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
         &self.store
     }
 
-    #[inline]
+    #[inline(always)]
     fn decide<K: Hash + ?Sized>(&self, key: &K, now: Nanos, cost: u64) -> Decision {
+        // As for `DirectLimiter`: the token bucket, the default and the hot case,
+        // inline in the caller, on a path of its own (so that a caller that reads
+        // only the verdict makes only the verdict); the others out of line.
+        if self.params.algorithm == Algorithm::TokenBucket {
+            let d = self.run::<Gcra, K>(key, now, cost);
+            self.counters.count(d.allowed);
+            return d;
+        }
+        self.decide_other(key, now, cost)
+    }
+
+    #[inline(never)]
+    fn decide_other<K: Hash + ?Sized>(&self, key: &K, now: Nanos, cost: u64) -> Decision {
         let d = match self.params.algorithm {
             Algorithm::TokenBucket | Algorithm::LeakyBucket => self.run::<Gcra, K>(key, now, cost),
             Algorithm::FixedWindow => self.run::<Fixed, K>(key, now, cost),

@@ -99,7 +99,7 @@ fn a_full_store_evicts_or_refuses_by_policy() {
     let refusing = MemoryStore::with_clock(1, clock.clone())
         .unwrap()
         .with_full_policy(FullPolicy::Deny);
-    let slots = 512 * 8; // the smallest table
+    let slots = 1024 * 8; // the smallest table
     let mut refused = 0;
     for i in 0..(slots as u64 * 2) {
         evicting.set(&i, 1, None).unwrap();

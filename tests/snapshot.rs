@@ -577,7 +577,7 @@ fn a_direct_log_entry_is_exactly_as_documented() {
     #[rustfmt::skip]
     let header: [u8; 40] = [
         0x89, b'R', b'C', b'S', b'N', b'A', b'P', b'\n', // magic
-        0x01, 0x00,                                     // format version 1
+        0x02, 0x00,                                     // format version 2
         0x03,                                           // algorithm: sliding-window log
         0x02,                                           // flags: direct
         0x03, 0x00, 0x00, 0x00,                         // limit 3
@@ -605,7 +605,7 @@ fn a_direct_log_entry_is_exactly_as_documented() {
     assert_eq!(leb(250_000_000), entry[6..10]);
     assert_eq!(b.len(), 120 + 11 + 4);
     assert_eq!(b[131..], crc32c(&b[..131]).to_le_bytes());
-    assert_eq!(b[131..], 0x8d5c_2309u32.to_le_bytes(), "the CRC32C");
+    assert_eq!(b[131..], 0x2f95_f437u32.to_le_bytes(), "the CRC32C");
     let file = SnapshotFile::read(&path).unwrap();
     let e: Vec<_> = file.entries().collect();
     assert_eq!(
@@ -822,7 +822,7 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
     assert!(matches!(
         refusal(bigger.restore_from(&path)),
         Refusal::CapacityMismatch {
-            file: (512, 8),
+            file: (1024, 8),
             limiter: (1825, 8)
         }
     ));
@@ -864,17 +864,25 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
     assert!(len < 151, "{len}");
     let cases: Vec<(Vec<u8>, Refusal)> = vec![
         (
-            edit(8, &2u16.to_le_bytes()),
+            // A file from before the table's halves (FORMAT.md, *History*).
+            edit(8, &1u16.to_le_bytes()),
             Refusal::UnsupportedVersion {
-                found: 2,
-                supported: 1,
+                found: 1,
+                supported: 2,
+            },
+        ),
+        (
+            edit(8, &3u16.to_le_bytes()),
+            Refusal::UnsupportedVersion {
+                found: 3,
+                supported: 2,
             },
         ),
         (
             edit(8, &0u16.to_le_bytes()),
             Refusal::UnsupportedVersion {
                 found: 0,
-                supported: 1,
+                supported: 2,
             },
         ),
         (edit(10, &[5]), Refusal::UnknownAlgorithm { id: 5 }),
@@ -908,10 +916,10 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
             },
         ),
         (
-            edit(112, &4097u64.to_le_bytes()),
+            edit(112, &8193u64.to_le_bytes()),
             Refusal::TooManyEntries {
-                entries: 4097,
-                slots: 4096,
+                entries: 8193,
+                slots: 8192,
             },
         ),
     ];
@@ -1006,7 +1014,7 @@ fn every_malformed_entry_is_refused_with_its_exact_reason() {
             .unwrap();
         fs::read(&path).unwrap()[..120].to_vec()
     };
-    // Keyed headers, saved at T0, of tables of 512 × 8 = 4096 slots.
+    // Keyed headers, saved at T0, of tables of 1024 × 8 = 8192 slots.
     let (tb, log) = (
         header_of(Algorithm::TokenBucket),
         header_of(Algorithm::SlidingWindowLog),
@@ -1161,15 +1169,15 @@ fn every_malformed_entry_is_refused_with_its_exact_reason() {
         ),
         // SlotOutOfRange.
         (
-            "gap 4096 in a table of 4096 slots",
+            "gap 8192 in a table of 8192 slots",
             &tb[..],
-            crafted(&tb, 1, &keyed_entry(&leb(4096), TAG, &[0])),
+            crafted(&tb, 1, &keyed_entry(&leb(8192), TAG, &[0])),
             bad(0, SlotOutOfRange),
         ),
         (
-            "a second entry after slot 4095",
+            "a second entry after slot 8191",
             &tb[..],
-            crafted(&tb, 2, &cat(&[&keyed_entry(&leb(4095), TAG, &[0]), &ok])),
+            crafted(&tb, 2, &cat(&[&keyed_entry(&leb(8191), TAG, &[0]), &ok])),
             bad(1, SlotOutOfRange),
         ),
         (
@@ -1181,7 +1189,7 @@ fn every_malformed_entry_is_refused_with_its_exact_reason() {
         (
             "a log's gap past the table",
             &log[..],
-            crafted(&log, 1, &keyed_entry(&leb(5000), TAG, &[1, 0])),
+            crafted(&log, 1, &keyed_entry(&leb(9000), TAG, &[1, 0])),
             bad(0, SlotOutOfRange),
         ),
         // TrailingBytes: bytes after the last entry, or longer than the count allows.
@@ -1365,12 +1373,12 @@ fn every_malformed_entry_is_refused_with_its_exact_reason() {
         2,
         &cat(&[
             &keyed_entry(&[0], TAG, &leb(u64::MAX - floor)),
-            &keyed_entry(&leb(4094), TAG2, &[0]),
+            &keyed_entry(&leb(8190), TAG2, &[0]),
         ]),
     );
     let file = SnapshotFile::from_bytes(edge.clone()).unwrap();
     let got: Vec<_> = file.entries().map(|e| (e.slot, e.state)).collect();
-    assert_eq!(got, [(0, u64::MAX), (4095, floor)]);
+    assert_eq!(got, [(0, u64::MAX), (8191, floor)]);
     let info = target_tb.restore_from(with_file(&path, &edge)).unwrap();
     assert_eq!((info.restored, info.expired, info.clamped), (2, 0, 1));
     let edge = crafted(
@@ -1379,7 +1387,7 @@ fn every_malformed_entry_is_refused_with_its_exact_reason() {
         &cat(&[
             &keyed_entry(&[0], TAG, &[5, 0, 0, 0, 0, 0]),
             &keyed_entry(
-                &leb(4094),
+                &leb(8190),
                 TAG2,
                 &cat(&[&[1], &leb(u64::MAX - 1 - log_floor)]),
             ),
@@ -1394,7 +1402,7 @@ fn every_malformed_entry_is_refused_with_its_exact_reason() {
         got,
         [
             (0, log_floor + 1, vec![log_floor; 5]),
-            (4095, u64::MAX, vec![u64::MAX - 1])
+            (8191, u64::MAX, vec![u64::MAX - 1])
         ]
     );
     let info = target_log.restore_from(with_file(&path, &edge)).unwrap();
@@ -1507,7 +1515,7 @@ fn the_bytes_on_disk_are_exactly_as_documented() {
     let path = dir.file("limits.snap");
     let clock = ManualClock::new();
     clock.set_nanos(1_000_000_000);
-    // FORMAT.md's worked example: 5 per second, capacity 1 (512 groups of 8).
+    // FORMAT.md's worked example: 5 per second, capacity 1 (1024 groups of 8).
     let lim = keyed(
         Quota::per_second(5).unwrap(),
         Algorithm::TokenBucket,
@@ -1523,14 +1531,14 @@ fn the_bytes_on_disk_are_exactly_as_documented() {
     #[rustfmt::skip]
     let header: [u8; 120] = [
         0x89, b'R', b'C', b'S', b'N', b'A', b'P', b'\n', // magic
-        0x01, 0x00,                                     // format version 1
+        0x02, 0x00,                                     // format version 2
         0x00,                                           // algorithm: token bucket
         0x00,                                           // flags: none
         0x05, 0x00, 0x00, 0x00,                         // limit 5
         0x00, 0xca, 0x9a, 0x3b, 0x00, 0x00, 0x00, 0x00, // period 1e9 ns
         0x05, 0x00, 0x00, 0x00,                         // burst 5
         0x08, 0x00, 0x00, 0x00,                         // 8 slots per group
-        0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 512 groups
+        0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 1024 groups
         0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seed 1
         0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seed 2
         0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seed 3
@@ -1560,7 +1568,7 @@ fn the_bytes_on_disk_are_exactly_as_documented() {
     assert_eq!(b[..120], header);
     assert_eq!(b[120..147], entries);
     assert_eq!(b[147..], crc32c(&b[..147]).to_le_bytes());
-    assert_eq!(b[147..], 0xcddc_031bu32.to_le_bytes(), "the CRC32C");
+    assert_eq!(b[147..], 0xab78_1720u32.to_le_bytes(), "the CRC32C");
     assert_eq!(
         crc32c(b"123456789"),
         0xE306_9283,
@@ -1576,11 +1584,11 @@ fn the_bytes_on_disk_are_exactly_as_documented() {
     let h = file.header();
     assert_eq!(
         (h.version, h.kind, h.algorithm),
-        (1, SnapshotKind::Keyed, Algorithm::TokenBucket)
+        (2, SnapshotKind::Keyed, Algorithm::TokenBucket)
     );
     assert_eq!(
         (h.group_count, h.slots_per_group, h.seeds, h.entry_count),
-        (512, 8, [1, 2, 3, 4], 2)
+        (1024, 8, [1, 2, 3, 4], 2)
     );
     assert_eq!(h.file_len_bounds(), (124 + 2 * 9, 124 + 2 * 27));
     let e: Vec<_> = file

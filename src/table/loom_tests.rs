@@ -3,7 +3,9 @@
 //! Each model races whole table operations on a table of one or two groups and
 //! checks the outcome against the sequential histories, exactly; each also
 //! records which history every execution matched and fails unless all were
-//! explored (loom 0.7 may skip orders, see tests/loom_direct.rs).
+//! explored (loom 0.7 may skip orders, see tests/loom_direct.rs). The models of
+//! checks run twice: with the second home read only after the first missed, and
+//! with both read at once (the two ways of `Table::update_hash`).
 
 use super::*;
 use loom::sync::Arc;
@@ -44,6 +46,20 @@ fn no_pending(t: &Table) -> bool {
     (0..t.slot_count()).all(|i| !t.load(i).is_pending())
 }
 
+/// A table of `groups` groups whose checks read both homes at once, or the
+/// second only after the first (the two ways `update_hash` has).
+fn table(groups: usize, read_both_homes: bool) -> Table {
+    let mut t = Table::with_groups(groups, SEEDS).unwrap();
+    t.read_both_homes = read_both_homes;
+    t
+}
+
+/// The slot `key` looks at first: where the inline path of `update_hash` finds it.
+fn home_of(t: &Table, key: u64) -> usize {
+    let p = t.probe(&key);
+    p.groups[0] * GROUP_SLOTS + p.home(0)
+}
+
 /// Puts `key` with `state` into slot `idx` directly (setup only).
 fn plant(t: &Table, key: u64, idx: usize, state: u64) -> Probe {
     let p = t.probe(&key);
@@ -64,203 +80,239 @@ fn explored(seen: &Mutex<BTreeSet<&'static str>>, want: &[&'static str]) {
 /// up in exactly one, admitted exactly once.
 #[test]
 fn two_threads_insert_the_same_new_key() {
-    let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
-    let s2 = seen.clone();
-    loom::model(move || {
-        let t = Arc::new(Table::with_groups(2, SEEDS).unwrap());
-        let k = t.probe(&1u64);
-        // Another key in k's first candidate slot (its home in its first group).
-        let first = t.candidates(&k).next().unwrap();
-        let other = plant(&t, 2, first, 5);
-        let remover = {
-            let t = t.clone();
-            thread::spawn(move || assert!(t.remove(&other)))
-        };
-        let checkers: Vec<_> = (0..2)
-            .map(|_| {
+    for read_both_homes in [false, true] {
+        let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+        let s2 = seen.clone();
+        loom::model(move || {
+            let t = Arc::new(table(2, read_both_homes));
+            let k = t.probe(&1u64);
+            // Another key in k's first candidate slot (its home in its first group).
+            let first = t.candidates(&k).next().unwrap();
+            let other = plant(&t, 2, first, 5);
+            let remover = {
                 let t = t.clone();
-                thread::spawn(
-                    move || match t.update(&k, NOW, FullPolicy::Deny, never, once) {
-                        Outcome::Ran { seen, .. } => seen == 0,
-                        Outcome::Full { .. } => panic!("room was there"),
-                    },
-                )
-            })
-            .collect();
-        remover.join().unwrap();
-        let admitted = checkers
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .filter(|&a| a)
-            .count();
-        assert_eq!(admitted, 1, "admitted exactly once");
-        let own = owners(&t, &k);
-        assert_eq!(own.len(), 1, "one slot: {own:?}");
-        assert_eq!(own[0].1.state(), 1);
-        assert!(no_pending(&t));
-        let slot = if own[0].0 / GROUP_SLOTS == k.groups[0] {
-            "first group"
-        } else {
-            "second group"
-        };
-        s2.lock().unwrap().insert(slot);
-    });
-    explored(&seen, &["first group", "second group"]);
+                thread::spawn(move || assert!(t.remove(&other)))
+            };
+            let checkers: Vec<_> = (0..2)
+                .map(|_| {
+                    let t = t.clone();
+                    thread::spawn(move || {
+                        match t.update_hash(k.hash, NOW, FullPolicy::Deny, never, once) {
+                            Outcome::Ran { seen, .. } => seen == 0,
+                            Outcome::Full { .. } => panic!("room was there"),
+                        }
+                    })
+                })
+                .collect();
+            remover.join().unwrap();
+            let admitted = checkers
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|&a| a)
+                .count();
+            assert_eq!(admitted, 1, "admitted exactly once");
+            let own = owners(&t, &k);
+            assert_eq!(own.len(), 1, "one slot: {own:?}");
+            assert_eq!(own[0].1.state(), 1);
+            assert!(no_pending(&t));
+            let slot = if own[0].0 / GROUP_SLOTS == k.groups[0] {
+                "first group"
+            } else {
+                "second group"
+            };
+            s2.lock().unwrap().insert(slot);
+        });
+        explored(&seen, &["first group", "second group"]);
+    }
 }
 
 /// Key A's expired slot is reused by key B while A updates it: both are admitted,
 /// neither owns two slots, and the third key (live, expiring soonest) makes room.
 #[test]
 fn update_races_reuse_of_the_expired_slot() {
-    let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
-    let s2 = seen.clone();
-    loom::model(move || {
-        let t = Arc::new(Table::with_groups(1, SEEDS).unwrap());
-        let a = plant(&t, 1, 0, 5); // expired at NOW
-        let c = plant(&t, 3, 1, 50); // live
-        let b = t.probe(&2u64);
-        let ta = {
-            let t = t.clone();
-            thread::spawn(move || {
-                t.update(&a, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh)
-            })
-        };
-        let tb = {
-            let t = t.clone();
-            thread::spawn(move || {
-                t.update(&b, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh)
-            })
-        };
-        let oa = ta.join().unwrap();
-        let ob = tb.join().unwrap();
-        for p in [&a, &b] {
-            let own = owners(&t, p);
-            assert_eq!(own.len(), 1);
-            assert_eq!(own[0].1.state(), NOW + 100);
-        }
-        assert!(
-            owners(&t, &c).is_empty(),
-            "the soonest-expiring live key made room"
-        );
-        assert!(no_pending(&t));
-        let evictions = [oa, ob]
-            .iter()
-            .map(|o| match o {
-                Outcome::Ran { evicted, .. } => *evicted,
-                Outcome::Full { .. } => 0,
-            })
-            .sum::<u32>();
-        assert_eq!(evictions, 1);
-        let history = if owners(&t, &a)[0].0 == 0 {
-            "a kept its slot"
-        } else {
-            "b took a's slot"
-        };
-        s2.lock().unwrap().insert(history);
-    });
-    explored(&seen, &["a kept its slot", "b took a's slot"]);
+    for read_both_homes in [false, true] {
+        let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+        let s2 = seen.clone();
+        loom::model(move || {
+            let t = Arc::new(table(1, read_both_homes));
+            // A at its home, so that its update takes the inline path.
+            let a_idx = home_of(&t, 1);
+            let a = plant(&t, 1, a_idx, 5); // expired at NOW
+            let c = plant(&t, 3, 1 - a_idx, 50); // live
+            let b = t.probe(&2u64);
+            let ta = {
+                let t = t.clone();
+                thread::spawn(move || {
+                    t.update_hash(
+                        a.hash,
+                        NOW,
+                        FullPolicy::EvictSoonestExpiring,
+                        expires,
+                        refresh,
+                    )
+                })
+            };
+            let tb = {
+                let t = t.clone();
+                thread::spawn(move || {
+                    t.update_hash(
+                        b.hash,
+                        NOW,
+                        FullPolicy::EvictSoonestExpiring,
+                        expires,
+                        refresh,
+                    )
+                })
+            };
+            let oa = ta.join().unwrap();
+            let ob = tb.join().unwrap();
+            for p in [&a, &b] {
+                let own = owners(&t, p);
+                assert_eq!(own.len(), 1);
+                assert_eq!(own[0].1.state(), NOW + 100);
+            }
+            assert!(
+                owners(&t, &c).is_empty(),
+                "the soonest-expiring live key made room"
+            );
+            assert!(no_pending(&t));
+            let evictions = [oa, ob]
+                .iter()
+                .map(|o| match o {
+                    Outcome::Ran { evicted, .. } => *evicted,
+                    Outcome::Full { .. } => 0,
+                })
+                .sum::<u32>();
+            assert_eq!(evictions, 1);
+            let history = if owners(&t, &a)[0].0 == a_idx {
+                "a kept its slot"
+            } else {
+                "b took a's slot"
+            };
+            s2.lock().unwrap().insert(history);
+        });
+        explored(&seen, &["a kept its slot", "b took a's slot"]);
+    }
 }
 
 /// A new key evicts the soonest-expiring key while that key is being updated.
 #[test]
 fn eviction_races_an_update() {
-    let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
-    let s2 = seen.clone();
-    loom::model(move || {
-        let t = Arc::new(Table::with_groups(1, SEEDS).unwrap());
-        let v1 = plant(&t, 1, 0, 50);
-        let v2 = plant(&t, 2, 1, 80);
-        let n = t.probe(&3u64);
-        let t1 = {
-            let t = t.clone();
-            thread::spawn(move || {
-                t.update(&v1, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh)
-            })
-        };
-        let t2 = {
-            let t = t.clone();
-            thread::spawn(move || {
-                t.update(&n, NOW, FullPolicy::EvictSoonestExpiring, expires, refresh)
-            })
-        };
-        let o1 = t1.join().unwrap();
-        let o2 = t2.join().unwrap();
-        assert!(no_pending(&t));
-        let state = |p: &Probe| {
-            let own = owners(&t, p);
-            assert!(own.len() <= 1);
-            own.first().map(|(_, s)| s.state())
-        };
-        assert_eq!(state(&n), Some(NOW + 100));
-        let history = match (state(&v1), state(&v2)) {
-            // The update came first: v1 lives on with its history; v2 made room.
-            (Some(150), None) => {
-                assert_eq!(
-                    (o1, o2),
-                    (
-                        Outcome::Ran {
-                            seen: 50,
-                            evicted: 0
-                        },
-                        Outcome::Ran {
-                            seen: 0,
-                            evicted: 1
-                        }
+    for read_both_homes in [false, true] {
+        let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+        let s2 = seen.clone();
+        loom::model(move || {
+            let t = Arc::new(table(1, read_both_homes));
+            // v1 at its home, so that its update takes the inline path.
+            let v1_idx = home_of(&t, 1);
+            let v1 = plant(&t, 1, v1_idx, 50);
+            let v2 = plant(&t, 2, 1 - v1_idx, 80);
+            let n = t.probe(&3u64);
+            let t1 = {
+                let t = t.clone();
+                thread::spawn(move || {
+                    t.update_hash(
+                        v1.hash,
+                        NOW,
+                        FullPolicy::EvictSoonestExpiring,
+                        expires,
+                        refresh,
                     )
-                );
-                "update first"
-            }
-            // The eviction came first: v1 starts afresh and evicts v2 in turn.
-            (Some(110), None) => {
-                assert_eq!(
-                    (o1, o2),
-                    (
-                        Outcome::Ran {
-                            seen: 0,
-                            evicted: 1
-                        },
-                        Outcome::Ran {
-                            seen: 0,
-                            evicted: 1
-                        }
+                })
+            };
+            let t2 = {
+                let t = t.clone();
+                thread::spawn(move || {
+                    t.update_hash(
+                        n.hash,
+                        NOW,
+                        FullPolicy::EvictSoonestExpiring,
+                        expires,
+                        refresh,
                     )
-                );
-                "eviction first"
-            }
-            other => panic!("not a linearizable outcome: {other:?}"),
-        };
-        s2.lock().unwrap().insert(history);
-    });
-    explored(&seen, &["update first", "eviction first"]);
+                })
+            };
+            let o1 = t1.join().unwrap();
+            let o2 = t2.join().unwrap();
+            assert!(no_pending(&t));
+            let state = |p: &Probe| {
+                let own = owners(&t, p);
+                assert!(own.len() <= 1);
+                own.first().map(|(_, s)| s.state())
+            };
+            assert_eq!(state(&n), Some(NOW + 100));
+            let history = match (state(&v1), state(&v2)) {
+                // The update came first: v1 lives on with its history; v2 made room.
+                (Some(150), None) => {
+                    assert_eq!(
+                        (o1, o2),
+                        (
+                            Outcome::Ran {
+                                seen: 50,
+                                evicted: 0
+                            },
+                            Outcome::Ran {
+                                seen: 0,
+                                evicted: 1
+                            }
+                        )
+                    );
+                    "update first"
+                }
+                // The eviction came first: v1 starts afresh and evicts v2 in turn.
+                (Some(110), None) => {
+                    assert_eq!(
+                        (o1, o2),
+                        (
+                            Outcome::Ran {
+                                seen: 0,
+                                evicted: 1
+                            },
+                            Outcome::Ran {
+                                seen: 0,
+                                evicted: 1
+                            }
+                        )
+                    );
+                    "eviction first"
+                }
+                other => panic!("not a linearizable outcome: {other:?}"),
+            };
+            s2.lock().unwrap().insert(history);
+        });
+        explored(&seen, &["update first", "eviction first"]);
+    }
 }
 
 /// `check` racing `reset` of the same key (its quota spent).
 #[test]
 fn check_races_reset() {
-    let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
-    let s2 = seen.clone();
-    loom::model(move || {
-        let t = Arc::new(Table::with_groups(1, SEEDS).unwrap());
-        let k = plant(&t, 1, 1, 1); // spent
-        let resetter = {
-            let t = t.clone();
-            thread::spawn(move || assert!(t.remove(&k)))
-        };
-        let checker = {
-            let t = t.clone();
-            thread::spawn(move || t.update(&k, NOW, FullPolicy::Deny, never, once))
-        };
-        resetter.join().unwrap();
-        let out = checker.join().unwrap();
-        assert!(no_pending(&t));
-        let history = match (out, t.get(&k)) {
-            (Outcome::Ran { seen: 1, .. }, None) => "check first",
-            (Outcome::Ran { seen: 0, .. }, Some(1)) => "reset first",
-            other => panic!("not a linearizable outcome: {other:?}"),
-        };
-        s2.lock().unwrap().insert(history);
-    });
-    explored(&seen, &["check first", "reset first"]);
+    for read_both_homes in [false, true] {
+        let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+        let s2 = seen.clone();
+        loom::model(move || {
+            let t = Arc::new(table(1, read_both_homes));
+            let k = plant(&t, 1, 1, 1); // spent
+            let resetter = {
+                let t = t.clone();
+                thread::spawn(move || assert!(t.remove(&k)))
+            };
+            let checker = {
+                let t = t.clone();
+                thread::spawn(move || t.update_hash(k.hash, NOW, FullPolicy::Deny, never, once))
+            };
+            resetter.join().unwrap();
+            let out = checker.join().unwrap();
+            assert!(no_pending(&t));
+            let history = match (out, t.get(&k)) {
+                (Outcome::Ran { seen: 1, .. }, None) => "check first",
+                (Outcome::Ran { seen: 0, .. }, Some(1)) => "reset first",
+                other => panic!("not a linearizable outcome: {other:?}"),
+            };
+            s2.lock().unwrap().insert(history);
+        });
+        explored(&seen, &["check first", "reset first"]);
+    }
 }
 
 /// Two `increment`s of one counter: nothing is lost, and the two callers see the

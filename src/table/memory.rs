@@ -235,8 +235,8 @@ impl<C: Clock> StateStore for MemoryStore<C> {
         E: Fn(u64) -> Nanos,
         A: Fn(u64) -> Option<u64>,
     {
-        let probe = self.table.probe(key);
-        match self.table.update(&probe, now, self.policy, expires, admit) {
+        let h = self.table.hash(key);
+        match self.table.update_hash(h, now, self.policy, expires, admit) {
             Outcome::Ran { seen, evicted } => Transition::Ran { seen, evicted },
             Outcome::Full { free_at } => Transition::Full { free_at },
         }
