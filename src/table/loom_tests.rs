@@ -3,9 +3,10 @@
 //! Each model races whole table operations on a table of one or two groups and
 //! checks the outcome against the sequential histories, exactly; each also
 //! records which history every execution matched and fails unless all were
-//! explored (loom 0.7 may skip orders, see tests/loom_direct.rs). The models of
-//! checks run twice: with the second home read only after the first missed, and
-//! with both read at once (the two ways of `Table::update_hash`).
+//! explored (loom 0.7 may skip orders, see tests/loom_direct.rs). The models
+//! that run checks on planted keys run twice: with the second home read only
+//! after the first missed, and with both read at once (the two ways of
+//! `Table::update_hash`); the `increment` model runs the first way.
 
 use super::*;
 use loom::sync::Arc;
@@ -292,7 +293,8 @@ fn check_races_reset() {
         let s2 = seen.clone();
         loom::model(move || {
             let t = Arc::new(table(1, read_both_homes));
-            let k = plant(&t, 1, 1, 1); // spent
+            // Spent, at its home: the check takes `update_hash`'s inline path.
+            let k = plant(&t, 1, home_of(&t, 1), 1);
             let resetter = {
                 let t = t.clone();
                 thread::spawn(move || assert!(t.remove(&k)))
