@@ -179,7 +179,7 @@ mod quanta_clocks {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(super) fn fold_for_test(clock: &quanta::Clock) -> u64 {
         fold(clock, clock.raw())
     }
