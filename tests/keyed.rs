@@ -134,6 +134,32 @@ fn capacity_holds_its_keys_without_eviction() {
     }
 }
 
+/// The measurement behind the figures in the table's docs and the README, at
+/// full size (slow in a debug build, so run it by hand:
+/// `cargo test --release --test keyed -- --ignored capacity_holds_at_1m`): 20
+/// fills of exactly 1M keys into `capacity(1_000_000)` and 6 fills each of 104%
+/// and 106%, under different seeds, evict nothing.
+#[test]
+#[ignore]
+fn capacity_holds_at_1m() {
+    let clock = ManualClock::new();
+    let capacity = 1_000_000;
+    for (fills, percent) in [(20, 100), (6, 104), (6, 106)] {
+        for seed in 0..fills {
+            let lim = Limiter::builder(Quota::per_minute(1).unwrap())
+                .capacity(capacity)
+                .hash_seeds([seed, 2, 3, 4])
+                .clock(clock.clone())
+                .build()
+                .unwrap();
+            for k in 0..capacity as u64 * percent / 100 {
+                lim.check(&k);
+            }
+            assert_eq!(lim.stats().evicted, 0, "{percent}%, seed {seed}");
+        }
+    }
+}
+
 #[test]
 fn full_groups_evict_the_soonest_expiring_key() {
     let clock = ManualClock::new();
