@@ -6,7 +6,9 @@
 //! explored (loom 0.7 may skip orders, see tests/loom_direct.rs). The models
 //! that run checks on planted keys run twice: with the second home read only
 //! after the first missed, and with both read at once (the two ways of
-//! `Table::update_hash`); the `increment` model runs the first way.
+//! `Table::update_hash`); the `increment` model runs the first way. Two of them
+//! also run with the key at neither home, which `update_hash` finds through
+//! `find_near`.
 
 use super::*;
 use loom::sync::Arc;
@@ -57,9 +59,33 @@ fn table(groups: usize, read_both_homes: bool) -> Table {
 
 /// The slot `key` looks at first: where the inline path of `update_hash` finds it.
 fn home_of(t: &Table, key: u64) -> usize {
-    let p = t.probe(&key);
-    p.groups[0] * GROUP_SLOTS + p.home(0)
+    seat_of(t, key, Seat::Home)
 }
+
+/// Where a planted key sits: at its first home (found by `update_hash`'s first
+/// read), or at neither home (found by `find_near`).
+#[derive(Clone, Copy, Debug)]
+enum Seat {
+    Home,
+    Away,
+}
+
+fn seat_of(t: &Table, key: u64, seat: Seat) -> usize {
+    let p = t.probe(&key);
+    let homes = [0, 1].map(|g| p.groups[g] * GROUP_SLOTS + p.home(g));
+    match seat {
+        Seat::Home => homes[0],
+        Seat::Away => t
+            .candidates(&p)
+            .find(|i| !homes.contains(i))
+            .expect("in two groups a key has slots at neither home"),
+    }
+}
+
+/// The two tables the planted-key models run on: one group with the key at its
+/// home, and two groups (each key's candidates are then all four slots) with the
+/// key at neither home.
+const SEATS: [(usize, Seat); 2] = [(1, Seat::Home), (2, Seat::Away)];
 
 /// Puts `key` with `state` into slot `idx` directly (setup only).
 fn plant(t: &Table, key: u64, idx: usize, state: u64) -> Probe {
@@ -128,18 +154,26 @@ fn two_threads_insert_the_same_new_key() {
 }
 
 /// Key A's expired slot is reused by key B while A updates it: both are admitted,
-/// neither owns two slots, and the third key (live, expiring soonest) makes room.
+/// neither owns two slots, and the live key expiring soonest makes room. Run with
+/// A at its home and at neither home (the two ways `update_hash` finds a key).
 #[test]
 fn update_races_reuse_of_the_expired_slot() {
-    for read_both_homes in [false, true] {
+    for (read_both_homes, (groups, seat)) in [false, true]
+        .into_iter()
+        .flat_map(|r| SEATS.map(|s| (r, s)))
+    {
         let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
         let s2 = seen.clone();
         loom::model(move || {
-            let t = Arc::new(table(1, read_both_homes));
-            // A at its home, so that its update takes the inline path.
-            let a_idx = home_of(&t, 1);
+            let t = Arc::new(table(groups, read_both_homes));
+            let a_idx = seat_of(&t, 1, seat);
             let a = plant(&t, 1, a_idx, 5); // expired at NOW
-            let c = plant(&t, 3, 1 - a_idx, 50); // live
+                                            // Live keys in every other slot, the first expiring soonest.
+            let live: Vec<Probe> = (0..t.slot_count())
+                .filter(|&i| i != a_idx)
+                .zip(3u64..)
+                .map(|(i, k)| plant(&t, k, i, 50 + 10 * (k - 3)))
+                .collect();
             let b = t.probe(&2u64);
             let ta = {
                 let t = t.clone();
@@ -173,9 +207,12 @@ fn update_races_reuse_of_the_expired_slot() {
                 assert_eq!(own[0].1.state(), NOW + 100);
             }
             assert!(
-                owners(&t, &c).is_empty(),
+                owners(&t, &live[0]).is_empty(),
                 "the soonest-expiring live key made room"
             );
+            for p in &live[1..] {
+                assert_eq!(owners(&t, p).len(), 1);
+            }
             assert!(no_pending(&t));
             let evictions = [oa, ob]
                 .iter()
@@ -285,16 +322,20 @@ fn eviction_races_an_update() {
     }
 }
 
-/// `check` racing `reset` of the same key (its quota spent).
+/// `check` racing `reset` of the same key (its quota spent), the key at its home
+/// and at neither home.
 #[test]
 fn check_races_reset() {
-    for read_both_homes in [false, true] {
+    for (read_both_homes, (groups, seat)) in [false, true]
+        .into_iter()
+        .flat_map(|r| SEATS.map(|s| (r, s)))
+    {
         let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
         let s2 = seen.clone();
         loom::model(move || {
-            let t = Arc::new(table(1, read_both_homes));
-            // Spent, at its home: the check takes `update_hash`'s inline path.
-            let k = plant(&t, 1, home_of(&t, 1), 1);
+            let t = Arc::new(table(groups, read_both_homes));
+            // Spent, where the check finds it without the full protocol.
+            let k = plant(&t, 1, seat_of(&t, 1, seat), 1);
             let resetter = {
                 let t = t.clone();
                 thread::spawn(move || assert!(t.remove(&k)))
