@@ -336,7 +336,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
         let expires = |s| A::expires_at(p, s);
         match self
             .store
-            .transition(key, now, expires, |s| A::admit(p, s, now, cost))
+            .transition(key, now, expires, move |s| A::admit(p, s, now, cost))
         {
             Transition::Ran { seen, evicted } => {
                 if evicted > 0 {
