@@ -355,7 +355,7 @@ impl Table {
         // rest out of line.
         let home = p.groups[0] * GROUP_SLOTS + p.home(0);
         let s = self.load(home);
-        if s.tag() == p.tag && !s.is_pending() {
+        if s.is_confirmed_for(p.tag) {
             return Some((home, s));
         }
         self.find_anywhere(p)
@@ -460,7 +460,7 @@ impl Table {
             let cell = second();
             (cell, Slot(cell.load(Ordering::Acquire)))
         });
-        let holds = |s: Slot| s.tag() == tag && !s.is_pending();
+        let holds = |s: Slot| s.is_confirmed_for(tag);
         let a = Slot(first.load(Ordering::Acquire));
         let ran = |seen| Outcome::Ran { seen, evicted: 0 };
         if holds(a) {
