@@ -5,22 +5,23 @@
 //! on the 2-core VM this crate is developed on, governor's own 1M-key median has
 //! moved by 2x between runs. Here the sides take turns instead. Every round
 //! times one run of checks on each side (ratecell, governor and the two
-//! yardsticks), in an order that rotates from round to round, and divides within
-//! the round; the table gives the median of those per-round ratios and their
-//! quartiles. Keys, orders, quotas, yardsticks and the two-thread driver are the
+//! yardsticks), in an order shuffled afresh each round (so that no side always
+//! follows the same other, which warmed the shared keys for it), and divides
+//! within the round; the table gives the median of those per-round ratios and
+//! their quartiles. One untimed round goes first. Keys, orders, quotas, yardsticks and the two-thread driver are the
 //! ones `benches/keyed.rs` uses (both include `benches/common/keyed.rs`), so the
 //! two benches time the same work.
 //!
 //! ```text
-//! cargo bench --bench keyed_paired                  # 21 rounds
-//! PAIRED_ROUNDS=41 cargo bench --bench keyed_paired
+//! cargo bench --bench keyed_paired                  # 24 rounds
+//! PAIRED_ROUNDS=48 cargo bench --bench keyed_paired
 //! KEYED_QUOTA=long cargo bench --bench keyed_paired # see Quotas::long_lived
 //! ```
 
 #[path = "common/keyed.rs"]
 mod common;
 
-use common::{keys, million, next, on_two_threads, Quotas, Sides, ONE_M};
+use common::{keys, million, next, on_two_threads, shuffle, Quotas, Sides, ONE_M};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,7 @@ fn main() {
     let rounds: usize = std::env::var("PAIRED_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(21);
+        .unwrap_or(24);
     let q = Quotas::from_env();
     println!(
         "{} rounds; per side: median time per check, then its ratio to governor's \
@@ -51,12 +52,14 @@ fn main() {
     let one = keys(1, 1);
     let thousand = keys(1_000, 2);
     let orders = million();
-    for case in [
-        one_thread(&q, "1 key", &one, 2_000_000),
-        one_thread(&q, "1k keys", &thousand, 2_000_000),
-        one_thread(&q, "1M keys", &orders[0], 500_000),
-        two_threads(&q, "1M keys, 2 threads", orders, 250_000),
-    ] {
+    // One case at a time, so that only one case's 1M-key stores are alive.
+    for i in 0..4 {
+        let case = match i {
+            0 => one_thread(&q, "1 key", &one, 2_000_000),
+            1 => one_thread(&q, "1k keys", &thousand, 2_000_000),
+            2 => one_thread(&q, "1M keys", &orders[0], 500_000),
+            _ => two_threads(&q, "1M keys, 2 threads", orders, 250_000),
+        };
         report(&q.group(case.name), rounds, case);
     }
 }
@@ -64,11 +67,15 @@ fn main() {
 /// Times `rounds` rounds of `case` and prints its line of the table.
 fn report(name: &str, rounds: usize, mut case: Case<'_>) {
     let mut ns: [Vec<f64>; 4] = Default::default();
-    for round in 0..rounds {
-        for k in 0..SIDES.len() {
-            let side = (round + k) % SIDES.len();
+    for round in 0..=rounds {
+        let mut order: [usize; 4] = core::array::from_fn(|side| side);
+        shuffle(&mut order, 0x5EED ^ round as u64);
+        for side in order {
             let t = (case.turn)(side, case.checks);
-            ns[side].push(t.as_nanos() as f64 / case.checks as f64);
+            // Round 0 warms up, untimed.
+            if round > 0 {
+                ns[side].push(t.as_nanos() as f64 / case.checks as f64);
+            }
         }
     }
     let gov = &ns[1];

@@ -167,7 +167,7 @@ impl XorShift {
     }
 }
 
-fn shuffle<T>(v: &mut [T], seed: u64) {
+pub fn shuffle<T>(v: &mut [T], seed: u64) {
     let mut rng = XorShift(seed);
     for i in (1..v.len()).rev() {
         v.swap(i, rng.below(i + 1));

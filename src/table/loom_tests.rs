@@ -8,7 +8,8 @@
 //! after the first missed, and with both read at once (the two ways of
 //! `Table::update_hash`); the `increment` model runs the first way. Two of them
 //! also run with the key at neither home, which `update_hash` finds through
-//! `find_near`.
+//! `find_near` (one of them with the key in either group), and one has
+//! `find_near` meet a pending claim and hand over to the full protocol.
 
 use super::*;
 use loom::sync::Arc;
@@ -63,26 +64,31 @@ fn home_of(t: &Table, key: u64) -> usize {
 }
 
 /// Where a planted key sits: at its first home (found by `update_hash`'s first
-/// read), or at neither home (found by `find_near`).
+/// read), or at neither home, in its first group or in its second (found by
+/// `find_near`'s first read or its second).
 #[derive(Clone, Copy, Debug)]
 enum Seat {
     Home,
     Away,
+    AwayInSecondGroup,
 }
 
 fn seat_of(t: &Table, key: u64, seat: Seat) -> usize {
     let p = t.probe(&key);
     let homes = [0, 1].map(|g| p.groups[g] * GROUP_SLOTS + p.home(g));
+    let away_in = |g: usize| {
+        t.candidates(&p)
+            .find(|&i| i / GROUP_SLOTS == p.groups[g] && !homes.contains(&i))
+            .expect("in two groups a key has a slot at neither home in each")
+    };
     match seat {
         Seat::Home => homes[0],
-        Seat::Away => t
-            .candidates(&p)
-            .find(|i| !homes.contains(i))
-            .expect("in two groups a key has slots at neither home"),
+        Seat::Away => away_in(0),
+        Seat::AwayInSecondGroup => away_in(1),
     }
 }
 
-/// The two tables the planted-key models run on: one group with the key at its
+/// The tables the planted-key models run on: one group with the key at its
 /// home, and two groups (each key's candidates are then all four slots) with the
 /// key at neither home.
 const SEATS: [(usize, Seat); 2] = [(1, Seat::Home), (2, Seat::Away)];
@@ -100,6 +106,35 @@ fn explored(seen: &Mutex<BTreeSet<&'static str>>, want: &[&'static str]) {
     for w in want {
         assert!(seen.contains(w), "history {w} never explored; saw {seen:?}");
     }
+}
+
+/// Two threads check the new key `k` (admitted once, never expiring); `before`
+/// runs on this thread meanwhile. Asserts that `k` was admitted exactly once
+/// and ends in exactly one slot, with no claim left pending; returns that slot.
+fn two_checks_admit_once(t: &Arc<Table>, k: Probe, before: impl FnOnce()) -> usize {
+    let checkers: Vec<_> = (0..2)
+        .map(|_| {
+            let t = t.clone();
+            thread::spawn(
+                move || match t.update_hash(k.hash, NOW, FullPolicy::Deny, never, once) {
+                    Outcome::Ran { seen, .. } => seen == 0,
+                    Outcome::Full { .. } => panic!("room was there"),
+                },
+            )
+        })
+        .collect();
+    before();
+    let admitted = checkers
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&a| a)
+        .count();
+    assert_eq!(admitted, 1, "admitted exactly once");
+    let own = owners(t, &k);
+    assert_eq!(own.len(), 1, "one slot: {own:?}");
+    assert_eq!(own[0].1.state(), 1);
+    assert!(no_pending(t));
+    own[0].0
 }
 
 /// Two threads check the same new key while a third frees the slot the first
@@ -120,29 +155,8 @@ fn two_threads_insert_the_same_new_key() {
                 let t = t.clone();
                 thread::spawn(move || assert!(t.remove(&other)))
             };
-            let checkers: Vec<_> = (0..2)
-                .map(|_| {
-                    let t = t.clone();
-                    thread::spawn(move || {
-                        match t.update_hash(k.hash, NOW, FullPolicy::Deny, never, once) {
-                            Outcome::Ran { seen, .. } => seen == 0,
-                            Outcome::Full { .. } => panic!("room was there"),
-                        }
-                    })
-                })
-                .collect();
-            remover.join().unwrap();
-            let admitted = checkers
-                .into_iter()
-                .map(|h| h.join().unwrap())
-                .filter(|&a| a)
-                .count();
-            assert_eq!(admitted, 1, "admitted exactly once");
-            let own = owners(&t, &k);
-            assert_eq!(own.len(), 1, "one slot: {own:?}");
-            assert_eq!(own[0].1.state(), 1);
-            assert!(no_pending(&t));
-            let slot = if own[0].0 / GROUP_SLOTS == k.groups[0] {
+            let idx = two_checks_admit_once(&t, k, || remover.join().unwrap());
+            let slot = if idx / GROUP_SLOTS == k.groups[0] {
                 "first group"
             } else {
                 "second group"
@@ -153,9 +167,27 @@ fn two_threads_insert_the_same_new_key() {
     }
 }
 
+/// A claim of a new key left pending at neither home (its claimant stalled
+/// before resolving) while two threads check the key: `find_near` meets the
+/// claim and hands over to the full protocol, which resolves it; the key ends
+/// in exactly one slot, admitted exactly once.
+#[test]
+fn checks_meet_a_pending_claim_away_from_the_homes() {
+    for read_both_homes in [false, true] {
+        loom::model(move || {
+            let t = Arc::new(table(2, read_both_homes));
+            let k = t.probe(&1u64);
+            let idx = seat_of(&t, 1, Seat::Away);
+            t.cell(idx)
+                .store(t.load(idx).claimed_by(k.tag).0, Ordering::SeqCst);
+            two_checks_admit_once(&t, k, || ());
+        });
+    }
+}
+
 /// Key A's expired slot is reused by key B while A updates it: both are admitted,
 /// neither owns two slots, and the live key expiring soonest makes room. Run with
-/// A at its home and at neither home (the two ways `update_hash` finds a key).
+/// A at its home and at neither home (found by `find_near`).
 #[test]
 fn update_races_reuse_of_the_expired_slot() {
     for (read_both_homes, (groups, seat)) in [false, true]
@@ -323,12 +355,13 @@ fn eviction_races_an_update() {
 }
 
 /// `check` racing `reset` of the same key (its quota spent), the key at its home
-/// and at neither home.
+/// and at neither home, in either group.
 #[test]
 fn check_races_reset() {
+    let seats = [SEATS[0], SEATS[1], (2, Seat::AwayInSecondGroup)];
     for (read_both_homes, (groups, seat)) in [false, true]
         .into_iter()
-        .flat_map(|r| SEATS.map(|s| (r, s)))
+        .flat_map(|r| seats.map(|s| (r, s)))
     {
         let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
         let s2 = seen.clone();

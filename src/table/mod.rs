@@ -6,10 +6,10 @@
 //! the adjacent-line prefetcher fetches together). A key hashes (seeded `ahash`,
 //! random per table) to a 56-bit tag, to two candidate groups, one in each half
 //! of the table, and to a home slot in each; it lives in one slot of one of them.
-//! Its candidates are visited in one fixed order: the first group nearest-home
-//! first (the home, the rest of the home's cache line, the other line), then the
-//! second group likewise. A new key takes the first free slot, in that order, of
-//! the less loaded group, the left one on a tie.
+//! Its candidates have one fixed order: the first group home line first (the
+//! home, the rest of the home's cache line, the other line), then the second
+//! group likewise. A new key takes the first free slot, in that order, of the
+//! less loaded group, the left one on a tie.
 //! That is Vöcking's "always go left" (d-left) placement, which keeps groups
 //! more even than two choices anywhere in the table: 20 of 20 fills of 1M keys
 //! into `capacity(1_000_000)` evicted nothing, nor did fills of 104% and 106% of
@@ -19,7 +19,9 @@
 //! and 96.6% within a home's line with 100k keys, 59%, 38% and 100% with 1k keys
 //! (the smallest table). A check looks at the homes first (both at once in a
 //! large table, see `update_hash`), then at the rest of both groups side by
-//! side, nearest-home first (`find_near`).
+//! side, each home line first (`find_near`: a read-only lookup, free to take the
+//! groups in another order than claims and their resolution, which keep the
+//! fixed one).
 //! Memory is `groups × 128` bytes, fixed at build: nothing ever allocates
 //! afterwards, whatever keys arrive. A flood of new keys can only displace other
 //! keys, never grow the table, and since probing never leaves a key's two groups,
@@ -146,10 +148,11 @@ const _: () = assert!(GROUP_SLOTS.is_power_of_two());
 
 impl Probe {
     /// The key's home slot in group `g` (0 or 1): its scan of the group starts
-    /// there, nearest first (see `candidates`), and a claim takes the first free
-    /// slot in that order, so most keys sit at their home. Taken from the tag's low bits (distinct bits
-    /// for each group), which are independent in effect of the group indexes:
-    /// the first comes from the hash's high bits, the second from a remix of it.
+    /// there (see `candidates`), and a claim takes the first free slot in that
+    /// order, so most keys sit at their home. Taken from the tag's low bits
+    /// (distinct bits for each group), which are independent in effect of the
+    /// group indexes: the first comes from the hash's high bits, the second from
+    /// a remix of it.
     #[inline(always)]
     pub(crate) fn home(&self, g: usize) -> usize {
         (self.tag >> (SLOT_BITS * g as u32)) as usize % GROUP_SLOTS
@@ -304,10 +307,11 @@ impl Table {
 
     /// The key's candidate slots, in its fixed order (the order decides which of
     /// two pending claims wins): in each group, slot `home ^ i` for `i` in
-    /// `0..8`, which is the home, then the rest of the home's cache line (slots
-    /// 0-3 and 4-7 share one), then the other line. A claim fills a group in this
-    /// order, so a key that misses its home still sits in its home's line nearly
-    /// always and is found without a further cache miss.
+    /// `0..GROUP_SLOTS`, which is the home, then the rest of the home's cache
+    /// line (slots 0-3 and 4-7 share one), then the other line. A claim fills a
+    /// group in this order, so most keys that miss their home still sit in its
+    /// line (about 7 in 8 of them in a full table) and are found without a
+    /// further cache miss.
     #[inline]
     fn candidates(&self, p: &Probe) -> impl Iterator<Item = usize> {
         let second = (p.groups[1] != p.groups[0]).then_some((p.groups[1], p.home(1)));
@@ -417,13 +421,14 @@ impl Table {
     }
 
     /// [`update`](Self::update) for the key of hash `h`, with the common case
-    /// inline: the key sits confirmed in one of its two homes (71% of keys at 1M
-    /// keys in a full table, 97% at 1k keys in the smallest one, and every check
-    /// of a hot key), and only the state moves. That case needs no [`Probe`];
-    /// everything else goes out of line. (It finds what `update` finds, unless
-    /// another key with the same tag sits at the second home while this key sits
-    /// elsewhere in its first group: a collision the identity bound in the module
-    /// docs already counts.)
+    /// inline: the key sits confirmed in one of its two homes (71% of keys in a
+    /// full table of 100k or 1M keys, 96% at 1k keys in the smallest one, and
+    /// every check of a hot key), and only the state moves. That case needs no
+    /// [`Probe`]; everything else goes out of line. (It finds what `update`
+    /// finds, unless another key with the same tag sits in this key's second
+    /// group, at the home or, for `find_near`, nearer its home than this key
+    /// sits to its own, while this key sits in its first group: a collision the
+    /// identity bound in the module docs already counts.)
     ///
     /// A large table reads both homes at once: the two groups lie in different
     /// halves of a table far larger than the caches, and the two reads then wait
@@ -432,7 +437,9 @@ impl Table {
     /// table that fits in the caches reads the second home only when the first
     /// does not hold the key, which touches half the lines and runs fewer
     /// instructions (220 per check of one key against 251 reading both, when
-    /// measured side by side; 208 since).
+    /// measured side by side; 203 since). Timed again on 2026-12-02, reading
+    /// both at once in the smallest table took 6-15% longer per check at one key
+    /// and at 1k keys.
     ///
     /// A key at neither home is looked for by `find_near`, still without a
     /// `Probe` or the full protocol: 376 instructions per check at 1M keys fell to
@@ -489,12 +496,14 @@ impl Table {
     }
 
     /// The key's confirmed slot other than its homes, for `update_hash`: the
-    /// rest of both groups, the two scanned side by side nearest-home first (the
-    /// order a claim fills a group in), so a key that missed its home is found
-    /// after a few reads, mostly within the home's cache line. `None` when the key
-    /// has no confirmed slot or a claim of it is pending (the full protocol
-    /// resolves that). Out of line and free of the caller's closures: one copy
-    /// serves every algorithm.
+    /// rest of both groups, the two scanned side by side, each home line first
+    /// (the order a claim fills a group in), so a key that missed its home is
+    /// found after a few reads, mostly within the home's cache line. `None` when
+    /// the key has no confirmed slot or a claim of it is pending (the full
+    /// protocol resolves that). Read-only, so its order need not be the fixed
+    /// one of `candidates` (at most one slot holds the key confirmed); the
+    /// same-tag caveat of `update_hash` applies. Out of line and free of the
+    /// caller's closures: one copy serves every algorithm.
     #[inline(never)]
     fn find_near(&self, h: u64, tag: u64) -> Option<(&AtomicU128, Slot)> {
         let first = &self.groups[self.first_group(h)].slots;
@@ -947,7 +956,7 @@ mod tests {
     /// Fills a table to its capacity with keys that never expire; checks that
     /// `find_near` finds every key that is not at a home where `find` does, and
     /// returns the share of keys at the first home, at the second, and within a
-    /// home's cache line (a claim fills a group nearest-home first).
+    /// home's cache line (a claim fills a group home line first).
     fn fill_and_place(capacity: usize) -> [f64; 3] {
         let t = Table::new(capacity, SEEDS).unwrap();
         let mut at = [0usize; 3];
