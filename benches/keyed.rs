@@ -17,16 +17,16 @@
 //! of the order, which stays in cache and flatters the large-key benches.
 //!
 //! Each group also times two yardsticks, not limiters. `floor` is the least work
-//! any keyed limiter must do per check (see [`Floor`]): `floor` / `governor` is
-//! the best ratio any design could reach on this machine. `floor_128` is the same
-//! with identity and state in one 128-bit word (see [`Floor128`]), the cell
-//! ratecell's table is made of: `floor_128` / `governor` is the best ratio this
-//! design could reach. Together they tell a target that is out of reach here from
+//! any keyed limiter must do per check (see `common::Floor`): `floor` /
+//! `governor` is the best ratio any design could reach on this machine.
+//! `floor_128` is the same with identity and state in one 128-bit word (see
+//! `common::Floor128`), the cell ratecell's table is made of: `floor_128` /
+//! `governor` is the best ratio this design could reach. Together they tell a target that is out of reach here from
 //! one that is merely unmet.
 //!
 //! `KEYED_QUOTA=long cargo bench --bench keyed` reruns every group (names suffixed
 //! `_long_quota`) with a quota under which a key's state stays live for the whole
-//! run; see [`Quotas::long_lived`] for why that is worth a second look.
+//! run; see `common::Quotas::long_lived` for why that is worth a second look.
 
 #[path = "common/keyed.rs"]
 mod common;

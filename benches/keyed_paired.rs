@@ -15,7 +15,7 @@
 //! ```text
 //! cargo bench --bench keyed_paired                  # 24 rounds
 //! PAIRED_ROUNDS=48 cargo bench --bench keyed_paired
-//! KEYED_QUOTA=long cargo bench --bench keyed_paired # see Quotas::long_lived
+//! KEYED_QUOTA=long cargo bench --bench keyed_paired # see common::Quotas::long_lived
 //! ```
 
 #[path = "common/keyed.rs"]
