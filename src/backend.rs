@@ -25,6 +25,9 @@ pub enum BackendError {
     Overflow,
     /// A time-to-live of zero: the entry would expire as it is written.
     ZeroTtl,
+    /// The entry would expire past the last time the store can name
+    /// (`MemoryStore`: whole seconds in 32 bits, early in the year 2106).
+    ExpiryOutOfRange,
 }
 
 impl fmt::Display for BackendError {
@@ -34,6 +37,7 @@ impl fmt::Display for BackendError {
             Self::ValueTooLarge => "value too large for this store",
             Self::Overflow => "increment would overflow the value",
             Self::ZeroTtl => "a time-to-live must be longer than zero",
+            Self::ExpiryOutOfRange => "the entry would expire past the store's last time",
         })
     }
 }

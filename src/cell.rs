@@ -87,15 +87,24 @@ impl WordCell {
 /// ```text
 ///   head H --claim (CAS H -> H')--> head H'   slots [pos, pos+n) pending
 ///     |                                 |
-///     +-- every reader of H' runs complete(H'): slot = max(slot, t_last) by CAS
+///     +-- every reader of H' runs complete(H'): slot = t_last by CAS,
+///         only while the head is still H'
 /// ```
 ///
-/// Completing is idempotent because a slot's values only grow: entry times never
-/// decrease (each is `max(now, t_last)`), and a slot is rewritten only one lap
-/// later, with a time at least as large. So "write `t_last` if the slot holds less"
-/// done by CAS from the value seen can never overwrite a newer lap (that value would
-/// be `>= t_last`), however stale the helper's head is. A claim is made only after
-/// completing the previous one, so every slot a reader can reach is written.
+/// A helper may be arbitrarily late, so it writes a slot only after re-reading the
+/// head and finding it unchanged: then the value it read is not from a later lap
+/// (a later lap writes its slots after its own head exchange, and the slot load is
+/// `Acquire`, so seeing such a value forces the re-read to see the later head), and
+/// the log has not been emptied since. The exchange from the value read closes the
+/// rest: once anyone completes the claim the slot holds `t_last`, and later laps of
+/// the same log write times that never decrease. The one case this argument leaves
+/// open needs a log emptied and refilled, by a clock set back to exactly the
+/// nanosecond the helper read, within the two instructions between its re-read and
+/// its exchange.
+///
+/// Emptying (reset, a new owner) forgets the newest time too, so that a clock set
+/// backwards afterwards is judged against the fresh quota only; slot values may then
+/// decrease, which is why helpers check the head rather than compare times.
 ///
 /// Decisions are linearized at the head: an admission at its successful exchange; a
 /// denial at the re-read that finds the head unchanged after the slots were read
@@ -147,20 +156,27 @@ impl LogRef<'_> {
         self.slots.len() as u64
     }
 
-    /// Finishes the slot writes that `head`'s admission claimed.
-    fn complete(&self, head: LogHead) {
+    /// Finishes the slot writes that the admission in head `word` claimed, while
+    /// `word` is still the head (see the protocol).
+    fn complete(&self, word: u128) {
+        let head = LogHead::unpack(word);
         let l = self.len();
         for back in 1..=head.n_last.min(l) {
             let slot = &self.slots[((head.pos + l - back) % l) as usize];
-            // Acquire: see the protocol.
+            // Acquire: a value from a later lap makes the head re-read below see it.
             let seen = slot.load(Ordering::Acquire);
-            if seen < head.t_last {
-                // Release on success: publishes the entry before any later head that
-                // a reader could validate against. A failure means another helper
-                // wrote t_last, or the ring moved on past it: done either way.
-                let _ =
-                    slot.compare_exchange(seen, head.t_last, Ordering::AcqRel, Ordering::Acquire);
+            if seen == head.t_last {
+                continue;
             }
+            // Acquire: pairs with the later claims' head exchanges (see above).
+            if self.head.load(Ordering::Acquire) != word {
+                // Completed by whoever moved the head on, or emptied: nothing to do.
+                return;
+            }
+            // Release on success: publishes the entry before any later head that a
+            // reader could validate against. A failure means another helper wrote
+            // `t_last` meanwhile.
+            let _ = slot.compare_exchange(seen, head.t_last, Ordering::AcqRel, Ordering::Acquire);
         }
     }
 
@@ -208,7 +224,7 @@ impl LogRef<'_> {
                     }
                 }
             }
-            self.complete(head);
+            self.complete(word);
             let (next, decision) = sliding_log::decide(p, head, self.slots, now, n);
             match next {
                 Some(next) if commit => {
@@ -221,7 +237,7 @@ impl LogRef<'_> {
                         Ordering::Acquire,
                     ) {
                         Ok(_) => {
-                            self.complete(next);
+                            self.complete(next.pack());
                             return LogRun::Done(decision, Some(next.t_last));
                         }
                         Err(actual) => word = actual,
@@ -285,9 +301,8 @@ impl LogRef<'_> {
 
     /// Makes the log hold exactly `times` (oldest first, at most `L`, never
     /// decreasing) for `owner`: a snapshot restore, which is not ordered with
-    /// checks running meanwhile. The restored times may be older than what the
-    /// slots held, so every other slot of a used log is zeroed: the protocol needs
-    /// the slots the ring moves into to hold no later time than it writes.
+    /// checks running meanwhile. Every other slot of a used log is zeroed, so that
+    /// no entry of the log's past can be read as one of the restored ones.
     #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
     pub(crate) fn install(&self, times: &[Nanos], owner: u64) {
         // Acquire: only the generation is kept, so that no stale head compares equal.
@@ -317,8 +332,7 @@ impl LogRef<'_> {
     }
 
     pub(crate) fn reset(&self) {
-        // Acquire/AcqRel as in `run`; the emptied head keeps position and time so the
-        // slots' values keep growing.
+        // Acquire/AcqRel as in `run`: the emptied head is a head change like any other.
         let mut word = self.head.load(Ordering::Acquire);
         loop {
             let next = LogHead::unpack(word).emptied().pack();

@@ -140,3 +140,36 @@ fn concurrent_increments_lose_nothing() {
         assert_eq!(s.get(&k).unwrap(), Some(80_000));
     }
 }
+
+/// Expiries are whole seconds in 32 bits: a time-to-live that ends past that range
+/// is refused with a typed error, never stored dead on arrival.
+#[test]
+fn expiries_past_the_range_are_refused_not_lost() {
+    let clock = ManualClock::new();
+    let s = MemoryStore::with_clock(100, clock.clone()).unwrap();
+    let last = u64::from(u32::MAX) - 1; // the last whole second an expiry can name
+    clock.set(Duration::from_secs(last - 10));
+    s.set("a", 1, Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(s.get("a").unwrap(), Some(1));
+    assert_eq!(
+        s.set("b", 1, Some(Duration::from_secs(11))),
+        Err(BackendError::ExpiryOutOfRange)
+    );
+    clock.set(Duration::from_secs(4_294_967_293));
+    assert_eq!(
+        s.increment("n", 1, Some(Duration::from_secs(60))),
+        Err(BackendError::ExpiryOutOfRange)
+    );
+    assert_eq!(
+        s.set("c", 5, Some(Duration::from_secs(2))),
+        Err(BackendError::ExpiryOutOfRange)
+    );
+    assert_eq!(s.get("c").unwrap(), None);
+    s.set("c", 5, Some(Duration::from_secs(1))).unwrap();
+    assert_eq!(s.get("c").unwrap(), Some(5));
+    // Without a time-to-live the whole timeline works.
+    clock.set(Duration::from_nanos(i64::MAX as u64));
+    s.set("forever", 7, None).unwrap();
+    assert_eq!(s.increment("forever", 1, None).unwrap(), 8);
+    assert_eq!(s.get("forever").unwrap(), Some(8));
+}

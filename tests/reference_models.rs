@@ -178,9 +178,9 @@ impl Model for Log {
         self.entries.retain(|&e| e + period > t);
     }
     fn reset(&mut self) {
-        // The log keeps its clock: entries after a reset are never stamped earlier
-        // than the last one (documented on SlidingWindowLog).
+        // A reset forgets the newest time too: the fresh log is judged by the clock.
         self.entries.clear();
+        self.last_t = 0;
     }
     fn max_cost(&self) -> u128 {
         self.limit

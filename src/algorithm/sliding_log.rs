@@ -59,12 +59,13 @@ impl LogHead {
         }
     }
 
-    /// The head after `reset`: empty, but keeping position and time so that the
-    /// slots' values keep growing (the cell's helping protocol relies on it).
+    /// The head after `reset`: no entries and no newest time (a clock set back
+    /// afterwards is judged against the fresh quota only); the position stays.
     pub(crate) fn emptied(self) -> Self {
         Self {
             filled: 0,
             n_last: 0,
+            t_last: 0,
             gen: self.gen.wrapping_add(1) & MASK8,
             ..self
         }

@@ -152,7 +152,12 @@ impl<C: Clock> MemoryStore<C> {
             Some(ttl) if ttl.is_zero() => Err(BackendError::ZeroTtl),
             Some(ttl) => {
                 let secs = now.saturating_add(duration_to_nanos(ttl)).div_ceil(SECOND);
-                Ok(secs.min(NEVER - 1) << 32)
+                // NEVER is reserved; a later expiry cannot be stored, and clamping
+                // it would write an entry that is dead on arrival.
+                if secs >= NEVER {
+                    return Err(BackendError::ExpiryOutOfRange);
+                }
+                Ok(secs << 32)
             }
         }
     }
