@@ -16,7 +16,7 @@
 //! The window algorithms (`FixedWindow`, and `SlidingWindowCounter`'s windows)
 //! cut the timeline into windows `[k*P, (k+1)*P)`: a window starts at a multiple of
 //! the period since the epoch, not at a key's first request. A `"100/hour"`
-//! fixed window is a clock hour, and a `"1000/day"` one ends at midnight UTC.
+//! fixed window is a UTC clock hour, and a `"1000/day"` one ends at midnight UTC.
 //!
 //! ratecell aligns windows because of the one timeline. A window is then named by
 //! its number `k` alone, which is all a state needs to store; a snapshot restored
