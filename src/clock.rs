@@ -1,9 +1,11 @@
 //! Time: one timeline of nanoseconds, and the clocks that read it.
 //!
 //! Every stored time in ratecell is a point on a single timeline: nanoseconds since
-//! the UNIX epoch. Windows therefore align to multiples of the period since the
-//! epoch (as Redis-based limiters do), snapshots hold absolute times that keep their
-//! meaning across a restart, and a remote backend can share the same meaning.
+//! the UNIX epoch. Windows align to multiples of the period since the epoch, so that
+//! snapshots and a remote store shared by many processes place every window on that
+//! same timeline without storing a start per key (Python's `limits`, by contrast,
+//! starts a fixed window at a key's first hit); snapshots hold absolute times that
+//! keep their meaning across a restart.
 
 use crate::sync::{Arc, AtomicU64, Ordering};
 use core::time::Duration;

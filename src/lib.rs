@@ -27,39 +27,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! ## Guide
-//!
-//! * **Quotas.** [`Quota`] is `limit` per `period` with an optional burst; build one
-//!   with [`Quota::per_second`] and friends, [`Quota::new`], or parse
-//!   `"100/minute"`, `"5/15m"`, `"1000 per hour"`, `"10/s burst 20"`. Every mistake
-//!   is a [`QuotaError`].
-//! * **Algorithms.** [`Algorithm::TokenBucket`] (GCRA, the default) for smooth limits
-//!   with bursts; [`Algorithm::LeakyBucket`] to *shape* traffic (admitted requests
-//!   wait [`Decision::delay`]); [`Algorithm::FixedWindow`] for "N per calendar
-//!   minute"; [`Algorithm::SlidingWindowLog`] when the limit must hold exactly over
-//!   every trailing period; [`Algorithm::SlidingWindowCounter`] for a near-exact
-//!   sliding window in one word.
-//! * **Decisions.** [`Decision`] says allowed or not, `remaining`, `reset_after`,
-//!   `retry_after` (some iff denied) and renders the IETF `RateLimit` /
-//!   `RateLimit-Policy` fields and the legacy `X-RateLimit-*` / `Retry-After` ones
-//!   ([`Decision::headers`]).
-//! * **Time.** One timeline: nanoseconds since the UNIX epoch ([`DefaultClock`]).
-//!   Tests drive a [`ManualClock`]. A clock that moves backwards never refills a
-//!   quota.
-//! * **Cost.** `check_n(n)` admits `n` units all or nothing;
-//!   [`InsufficientCapacity`] if `n` can never fit. `peek` answers without
-//!   consuming; `reset` forgets.
-//! * **Keys.** [`Limiter`] gives every key (any `Hash` type: `str`, `IpAddr`,
-//!   tuples) its own quota, in a lock-free table of fixed capacity: memory is set at
-//!   build (about 23.4 bytes per key; the log needs `16 + 8 × limit` more) and never
-//!   grows, whatever keys arrive. When a new key finds no room, the [`FullPolicy`]
-//!   evicts the key that expires soonest or denies. Hash seeds are random per
-//!   limiter, and a key may live in only two 128-byte groups, so crafted keys can
-//!   at worst displace each other.
-//! * **Stores.** The table is a [`MemoryStore`], which also offers the seed's
-//!   key-value [`Backend`] contract (get, set with TTL, delete, exists, atomic
-//!   increment, clear, close); the keyed limiter is generic over its
-//!   [`StateStore`].
+//! A [`DirectLimiter`] holds one limit; a [`Limiter`] holds one per key (any `Hash`
+//! value: `str`, `IpAddr`, tuples) in a lock-free table whose memory is fixed at
+//! build. A [`Quota`] is parsed (`"100/minute"`, `"10/s burst 20"`) or built, and
+//! an [`Algorithm`] chosen: token bucket (GCRA, the default), leaky bucket, fixed
+//! window, sliding-window log or sliding-window counter. Every check answers with a
+//! [`Decision`], which also renders the HTTP rate-limit header fields. A check
+//! never blocks, never allocates and never takes a lock.
 //!
 //! ```
 //! use ratecell::{Limiter, ManualClock, Quota};
@@ -77,8 +51,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The exact semantics of every algorithm are in the README's semantics table; the
-//! tests hold the code to them against sequential reference models.
+//! The [guide](crate::_guide) says exactly what every algorithm admits, how time,
+//! capacity, identity and snapshots work, and what happens when the table is full;
+//! the tests hold the code to it against sequential reference models.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
@@ -97,6 +72,8 @@ mod limiter;
 mod quota;
 mod sync;
 mod table;
+
+pub mod _guide;
 // Snapshots need files (std); loom builds model the table, not its files.
 #[cfg(all(feature = "std", not(loom)))]
 mod snapshot;
