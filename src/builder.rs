@@ -63,7 +63,12 @@ pub struct LimiterBuilder<C> {
     clock: C,
     policy: FullPolicy,
     seeds: Option<[u64; 4]>,
+    log_memory: u64,
 }
+
+/// Default bound on the memory of a keyed sliding-window log's per-key logs:
+/// 64 MiB (see [`LimiterBuilder::log_memory_limit`]).
+pub const DEFAULT_LOG_MEMORY: u64 = 64 << 20;
 
 /// Default capacity: 65,536 live keys (about 1.5 MiB).
 pub const DEFAULT_CAPACITY: usize = 1 << 16;
@@ -77,6 +82,7 @@ impl LimiterBuilder<DefaultClock> {
             clock: DefaultClock::default(),
             policy: FullPolicy::default(),
             seeds: None,
+            log_memory: DEFAULT_LOG_MEMORY,
         }
     }
 }
@@ -110,6 +116,16 @@ impl<C> LimiterBuilder<C> {
         self
     }
 
+    /// The most memory, in bytes, that a keyed [`Algorithm::SlidingWindowLog`] may
+    /// take for its logs (default [`DEFAULT_LOG_MEMORY`]). Every room of the table
+    /// holds a log of `limit` entries, `16 + 8 × limit` bytes, allocated at build:
+    /// a build that would need more is refused with [`BuildError::LogsTooLarge`],
+    /// which states the bytes, rather than taking gigabytes unasked.
+    pub fn log_memory_limit(mut self, bytes: u64) -> Self {
+        self.log_memory = bytes;
+        self
+    }
+
     /// The clock (default: [`DefaultClock`], the UNIX-anchored quanta clock).
     pub fn clock<C2: Clock>(self, clock: C2) -> LimiterBuilder<C2> {
         LimiterBuilder {
@@ -119,6 +135,7 @@ impl<C> LimiterBuilder<C> {
             clock,
             policy: self.policy,
             seeds: self.seeds,
+            log_memory: self.log_memory,
         }
     }
 }
@@ -137,7 +154,7 @@ impl<C: Clock + Clone> LimiterBuilder<C> {
         let mut store =
             MemoryStore::from_parts(self.capacity, self.clock.clone(), self.policy, seeds)?;
         if params.algorithm == Algorithm::SlidingWindowLog {
-            store = store.with_logs(params.limit)?;
+            store = store.with_logs(params.limit, self.log_memory)?;
         }
         self.build_on(store)
     }

@@ -428,6 +428,11 @@ impl LogArena {
     pub(crate) fn bytes(&self) -> usize {
         self.heads.len() * 16 + self.slots.len() * 8
     }
+
+    /// What `new(logs, limit)` allocates, in bytes (saturating).
+    pub(crate) fn bytes_for(logs: usize, limit: u64) -> u64 {
+        (logs as u64).saturating_mul(limit.max(1).saturating_mul(8).saturating_add(16))
+    }
 }
 
 impl core::fmt::Debug for LogCell {

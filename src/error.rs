@@ -17,6 +17,20 @@ pub enum BuildError {
     ZeroCapacity,
     /// The table for this capacity could not be allocated.
     CapacityTooLarge(usize),
+    /// A keyed sliding-window log needs `needed` bytes of logs (one of `limit`
+    /// entries per room of the table), more than the builder's
+    /// [`log_memory_limit`](crate::LimiterBuilder::log_memory_limit) allows.
+    LogsTooLarge {
+        /// The bytes the logs would take.
+        needed: u64,
+        /// The bytes allowed.
+        limit: u64,
+    },
+    /// The memory for the keyed logs (`bytes` of it) could not be allocated.
+    LogsOutOfMemory {
+        /// The bytes that were asked for.
+        bytes: u64,
+    },
     /// The store cannot run this algorithm keyed: a sliding-window log needs a
     /// store built with a per-key log of the quota's limit (the builder's own
     /// `MemoryStore` is).
@@ -34,6 +48,18 @@ impl fmt::Display for BuildError {
             }
             Self::ZeroCapacity => write!(f, "capacity must be at least 1 key"),
             Self::CapacityTooLarge(n) => write!(f, "cannot allocate a table for {n} keys"),
+            Self::LogsTooLarge { needed, limit } => write!(
+                f,
+                "the keyed sliding-window logs need {needed} bytes, over the limit of \
+                 {limit}: lower the capacity or the quota's limit, or raise \
+                 log_memory_limit"
+            ),
+            Self::LogsOutOfMemory { bytes } => {
+                write!(
+                    f,
+                    "cannot allocate {bytes} bytes for the keyed sliding-window logs"
+                )
+            }
             Self::NotKeyed(a) => write!(f, "this store cannot hold {a:?} state for keys"),
         }
     }

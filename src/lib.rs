@@ -80,7 +80,7 @@ mod snapshot;
 
 pub use algorithm::{Algorithm, MAX_LOG_LIMIT};
 pub use backend::{Backend, BackendError, StateStore, Transition};
-pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY};
+pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_MEMORY};
 #[cfg(feature = "std")]
 pub use clock::CoarseClock;
 pub use clock::{Clock, DefaultClock, ManualClock, Nanos};
@@ -99,6 +99,20 @@ pub use snapshot::{
 pub use table::memory::MemoryStore;
 pub use table::stats::Stats;
 pub use table::FullPolicy;
+
+/// Whether every check is lock-free on this machine.
+///
+/// Direct limiters and the word algorithms' cells use 64-bit atomics, lock-free on
+/// every target that has them. The keyed table and the sliding-window log use a
+/// 128-bit compare-exchange: native on x86-64 (`cmpxchg16b`, detected at run time
+/// where the build does not assume it) and on AArch64 (`casp` or an LL/SC pair),
+/// but on targets without one (32-bit ARM, RISC-V, MIPS, PowerPC without quadword
+/// atomics) `portable-atomic` falls back to a global lock table, and this returns
+/// `false`. Call it at start-up if your deployment depends on the guarantee.
+#[cfg(not(loom))]
+pub fn is_lock_free() -> bool {
+    sync::u128_is_lock_free()
+}
 
 /// The README's examples, compiled and run by `cargo test` so that they stay true.
 #[cfg(doctest)]

@@ -53,3 +53,10 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// Whether the 128-bit compare-exchange runs as one instruction on this CPU (see
+/// [`crate::is_lock_free`]).
+#[cfg(not(loom))]
+pub(crate) fn u128_is_lock_free() -> bool {
+    portable_atomic::AtomicU128::is_lock_free()
+}

@@ -397,3 +397,34 @@ fn stats_are_exact_across_many_threads() {
     let s = lim.stats();
     assert_eq!((s.admitted, s.denied), (80 * 1_100, 0));
 }
+
+/// A keyed log allocates one log per room at build: a build whose logs would pass
+/// the memory limit is refused, stating the bytes, instead of taking gigabytes.
+#[test]
+fn keyed_logs_over_the_memory_limit_are_refused_with_the_bytes() {
+    use ratecell::{BuildError, DEFAULT_LOG_MEMORY};
+    let refused = Limiter::builder("1000/minute".parse().unwrap())
+        .algorithm(Algorithm::SlidingWindowLog)
+        .build()
+        .unwrap_err();
+    let BuildError::LogsTooLarge { needed, limit } = refused else {
+        panic!("{refused:?}");
+    };
+    assert_eq!(limit, DEFAULT_LOG_MEMORY);
+    // One log of 16 + 8 × 1000 bytes per room, and at least one room per key.
+    assert!(needed >= (16 + 8 * 1000) * ratecell::DEFAULT_CAPACITY as u64);
+    assert!(refused.to_string().contains(&needed.to_string()));
+    // Within a raised limit the same build succeeds and says what it took.
+    let lim = Limiter::builder("1000/minute".parse().unwrap())
+        .algorithm(Algorithm::SlidingWindowLog)
+        .capacity(100)
+        .log_memory_limit(needed)
+        .build()
+        .unwrap();
+    assert!(lim.memory_bytes() as u64 >= (16 + 8 * 1000) * 100);
+    // Word algorithms have no logs: the limit does not apply.
+    Limiter::builder("1000/minute".parse().unwrap())
+        .log_memory_limit(0)
+        .build()
+        .unwrap();
+}

@@ -96,10 +96,18 @@ impl<C: Clock> MemoryStore<C> {
         })
     }
 
-    /// The same, with a log of `limit` entries per slot (sliding-window log).
-    pub(crate) fn with_logs(mut self, limit: u64) -> Result<Self, BuildError> {
+    /// The same, with a log of `limit` entries per slot (sliding-window log), if
+    /// the logs fit in `max_bytes`.
+    pub(crate) fn with_logs(mut self, limit: u64, max_bytes: u64) -> Result<Self, BuildError> {
+        let needed = LogArena::bytes_for(self.table.slot_count(), limit);
+        if needed > max_bytes {
+            return Err(BuildError::LogsTooLarge {
+                needed,
+                limit: max_bytes,
+            });
+        }
         let logs = LogArena::new(self.table.slot_count(), limit)
-            .ok_or(BuildError::CapacityTooLarge(self.capacity))?;
+            .ok_or(BuildError::LogsOutOfMemory { bytes: needed })?;
         self.logs = Some(logs);
         Ok(self)
     }
