@@ -7,7 +7,7 @@ use crate::error::BuildError;
 use crate::limiter::{DirectLimiter, Limiter};
 use crate::quota::Quota;
 use crate::table::memory::MemoryStore;
-use crate::table::FullPolicy;
+use crate::table::{random_seeds, FullPolicy};
 
 /// Configures a [`DirectLimiter`]; made by [`DirectLimiter::builder`].
 #[derive(Clone, Debug)]
@@ -138,12 +138,6 @@ impl<C> LimiterBuilder<C> {
             log_memory: self.log_memory,
         }
     }
-}
-
-/// Four seeds from ahash's randomly seeded state (getrandom under `std`).
-pub(crate) fn random_seeds() -> [u64; 4] {
-    let random = ahash::RandomState::new();
-    core::array::from_fn(|i| random.hash_one(i as u64))
 }
 
 impl<C: Clock + Clone> LimiterBuilder<C> {

@@ -99,8 +99,7 @@ impl WordCell {
 /// rest: once anyone completes the claim the slot holds `t_last`, and later laps of
 /// the same log write times that never decrease. The one case this argument leaves
 /// open needs a log emptied and refilled, by a clock set back to exactly the
-/// nanosecond the helper read, within the two instructions between its re-read and
-/// its exchange.
+/// nanosecond the helper read, between its re-read and its exchange.
 ///
 /// Emptying (reset, a new owner) forgets the newest time too, so that a clock set
 /// backwards afterwards is judged against the fresh quota only; slot values may then

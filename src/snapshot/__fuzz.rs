@@ -243,7 +243,7 @@ fn run_ops(u: &mut Input<'_>, counts: &mut (usize, usize)) -> Option<()> {
                 );
                 let now = clock.now();
                 if how % 4 != 0 {
-                    let fresh = build(crate::builder::random_seeds()).expect("built once already");
+                    let fresh = build(crate::table::random_seeds()).expect("built once already");
                     if how % 4 == 2 {
                         // Keys the fresh limiter holds are replaced by the file's.
                         for other in 0..KEYS as u8 {

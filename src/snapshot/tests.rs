@@ -66,7 +66,7 @@ fn the_fingerprint_hashes_exactly_as_the_table_does() {
     for seeds in [
         [1, 2, 3, 4],
         [u64::MAX, 0, 42, 7],
-        crate::builder::random_seeds(),
+        crate::table::random_seeds(),
     ] {
         let t = Table::with_groups(512, seeds).unwrap();
         let fp = fingerprint(seeds);

@@ -8,8 +8,8 @@
 //! after the first missed, and with both read at once (the two ways of
 //! `Table::update_hash`); the `increment` model runs the first way. Two of them
 //! also run with the key at neither home, which `update_hash` finds through
-//! `find_near` (one of them with the key in either group), and one has
-//! `find_near` meet a pending claim and hand over to the full protocol.
+//! `scan_near` (one of them with the key in either group), and one has
+//! `scan_near` meet a pending claim and hand over to the full protocol.
 
 use super::*;
 use loom::sync::Arc;
@@ -65,7 +65,7 @@ fn home_of(t: &Table, key: u64) -> usize {
 
 /// Where a planted key sits: at its first home (found by `update_hash`'s first
 /// read), or at neither home, in its first group or in its second (found by
-/// `find_near`'s first read or its second).
+/// `scan_near`'s first read or its second).
 #[derive(Clone, Copy, Debug)]
 enum Seat {
     Home,
@@ -168,7 +168,7 @@ fn two_threads_insert_the_same_new_key() {
 }
 
 /// A claim of a new key left pending at neither home (its claimant stalled
-/// before resolving) while two threads check the key: `find_near` meets the
+/// before resolving) while two threads check the key: `scan_near` meets the
 /// claim and hands over to the full protocol, which resolves it; the key ends
 /// in exactly one slot, admitted exactly once.
 #[test]
@@ -187,7 +187,7 @@ fn checks_meet_a_pending_claim_away_from_the_homes() {
 
 /// Key A's expired slot is reused by key B while A updates it: both are admitted,
 /// neither owns two slots, and the live key expiring soonest makes room. Run with
-/// A at its home and at neither home (found by `find_near`).
+/// A at its home and at neither home (found by `scan_near`).
 #[test]
 fn update_races_reuse_of_the_expired_slot() {
     for (read_both_homes, (groups, seat)) in [false, true]
@@ -380,7 +380,7 @@ fn check_races_reset() {
             resetter.join().unwrap();
             let out = checker.join().unwrap();
             assert!(no_pending(&t));
-            let history = match (out, t.get(&k)) {
+            let history = match (out, t.state_of(&k)) {
                 (Outcome::Ran { seen: 1, .. }, None) => "check first",
                 (Outcome::Ran { seen: 0, .. }, Some(1)) => "reset first",
                 other => panic!("not a linearizable outcome: {other:?}"),
@@ -444,7 +444,7 @@ fn log_adoption_races_the_previous_owner() {
         );
         let table = lim.store().table();
         assert!(lim.check("v").is_allowed()); // V takes its home slot in the one group
-        let v_slot = table.lookup(&table.probe("v")).unwrap().0;
+        let v_slot = table.locate(&table.probe("v")).unwrap().0;
         clock.set_nanos(4_500);
         assert!(lim.check("c").is_allowed()); // C fills the other, live until 5,500
         clock.set_nanos(5_000); // V's entry, and so its slot, has expired

@@ -67,7 +67,7 @@ impl<C: Clock> MemoryStore<C> {
             capacity,
             clock,
             FullPolicy::default(),
-            crate::builder::random_seeds(),
+            crate::table::random_seeds(),
         )
     }
 
@@ -256,7 +256,7 @@ impl<C: Clock> StateStore for MemoryStore<C> {
     }
 
     fn state<K: Hash + ?Sized>(&self, key: &K) -> Option<u64> {
-        self.table.get(&self.table.probe(key))
+        self.table.state_of(&self.table.probe(key))
     }
 
     fn forget<K: Hash + ?Sized>(&self, key: &K) -> bool {
@@ -279,7 +279,7 @@ impl<C: Clock> StateStore for MemoryStore<C> {
             let found = if op.commit {
                 match self
                     .table
-                    .find_or_claim(&probe, op.now, self.policy, expires)
+                    .locate_or_claim(&probe, op.now, self.policy, expires)
                 {
                     Ok(found) => Some(found),
                     Err(free_at) => {
@@ -290,7 +290,7 @@ impl<C: Clock> StateStore for MemoryStore<C> {
                     }
                 }
             } else {
-                self.table.lookup(&probe).map(|(idx, s)| (idx, s, 0))
+                self.table.locate(&probe).map(|(idx, s)| (idx, s, 0))
             };
             let Some((idx, slot, evicted)) = found else {
                 // Peek at a key without a log: an empty one.
