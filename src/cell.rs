@@ -254,80 +254,82 @@ impl LogRef<'_> {
         }
     }
 
-    /// The log's times at or after `floor`, oldest first and never decreasing, into
-    /// `out`: one state the log had (validated like a denial: the head is re-read
-    /// after the slots). A log so hot that its head moves during every read is
-    /// read a few times only, then taken as read: slot values only grow, so a slot
-    /// overwritten meanwhile reads as a later admission, and the times read are at
-    /// least as strict as the head's. `false` (and `out` empty) if the log is not
-    /// `owner`'s, so holds none of its entries. For snapshots.
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn live_times(&self, floor: Nanos, owner: u64, out: &mut Vec<Nanos>) -> bool {
-        let l = self.len();
-        // Acquire: as in `run`, the slots completed before this head are visible.
-        let mut word = self.head.load(Ordering::Acquire);
-        for attempt in 0.. {
-            let head = LogHead::unpack(word);
-            out.clear();
-            if head.owner != owner {
-                return false;
-            }
-            let mut newest = 0;
-            for back in (1..=head.filled.min(l)).rev() {
-                // The last admission's slots may still be being written by its
-                // thread: the head says what they hold.
-                let t = if back <= head.n_last {
-                    head.t_last
-                } else {
-                    self.slots.slot((head.pos % l + l - back) % l)
-                };
-                // Never decreasing, as a file requires, even for a log a restore
-                // raced (its slots may then hold a check's later time out of order).
-                newest = newest.max(t);
-                if newest >= floor {
-                    out.push(newest);
+    used_by_snapshots! {
+        /// The log's times at or after `floor`, oldest first and never decreasing, into
+        /// `out`: one state the log had (validated like a denial: the head is re-read
+        /// after the slots). A log so hot that its head moves during every read is
+        /// read a few times only, then taken as read: slot values only grow, so a slot
+        /// overwritten meanwhile reads as a later admission, and the times read are at
+        /// least as strict as the head's. `false` (and `out` empty) if the log is not
+        /// `owner`'s, so holds none of its entries. For snapshots.
+        pub(crate) fn live_times(&self, floor: Nanos, owner: u64, out: &mut Vec<Nanos>) -> bool {
+            let l = self.len();
+            // Acquire: as in `run`, the slots completed before this head are visible.
+            let mut word = self.head.load(Ordering::Acquire);
+            for attempt in 0.. {
+                let head = LogHead::unpack(word);
+                out.clear();
+                if head.owner != owner {
+                    return false;
                 }
+                let mut newest = 0;
+                for back in (1..=head.filled.min(l)).rev() {
+                    // The last admission's slots may still be being written by its
+                    // thread: the head says what they hold.
+                    let t = if back <= head.n_last {
+                        head.t_last
+                    } else {
+                        self.slots.slot((head.pos % l + l - back) % l)
+                    };
+                    // Never decreasing, as a file requires, even for a log a restore
+                    // raced (its slots may then hold a check's later time out of order).
+                    newest = newest.max(t);
+                    if newest >= floor {
+                        out.push(newest);
+                    }
+                }
+                // Acquire: validates that the slots read belong to `head`.
+                let again = self.head.load(Ordering::Acquire);
+                if again == word || attempt == LIVE_TIMES_ATTEMPTS {
+                    break;
+                }
+                word = again;
             }
-            // Acquire: validates that the slots read belong to `head`.
-            let again = self.head.load(Ordering::Acquire);
-            if again == word || attempt == LIVE_TIMES_ATTEMPTS {
-                break;
-            }
-            word = again;
+            true
         }
-        true
     }
 
-    /// Makes the log hold exactly `times` (oldest first, at most `L`, never
-    /// decreasing) for `owner`: a snapshot restore, which is not ordered with
-    /// checks running meanwhile. Every other slot of a used log is zeroed, so that
-    /// no entry of the log's past can be read as one of the restored ones.
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn install(&self, times: &[Nanos], owner: u64) {
-        // Acquire: only the generation is kept, so that no stale head compares equal.
-        let old_word = self.head.load(Ordering::Acquire);
-        let old = LogHead::unpack(old_word);
-        // A log never used (head 0) has only zero slots: nothing to clear.
-        let clear = if old_word == 0 { 0 } else { self.slots.len() };
-        for (i, slot) in self.slots.iter().enumerate().take(clear.max(times.len())) {
-            // Release: published with the head below.
-            slot.store(times.get(i).copied().unwrap_or(0), Ordering::Release);
+    used_by_snapshots! {
+        /// Makes the log hold exactly `times` (oldest first, at most `L`, never
+        /// decreasing) for `owner`: a snapshot restore, which is not ordered with
+        /// checks running meanwhile. Every other slot of a used log is zeroed, so that
+        /// no entry of the log's past can be read as one of the restored ones.
+        pub(crate) fn install(&self, times: &[Nanos], owner: u64) {
+            // Acquire: only the generation is kept, so that no stale head compares equal.
+            let old_word = self.head.load(Ordering::Acquire);
+            let old = LogHead::unpack(old_word);
+            // A log never used (head 0) has only zero slots: nothing to clear.
+            let clear = if old_word == 0 { 0 } else { self.slots.len() };
+            for (i, slot) in self.slots.iter().enumerate().take(clear.max(times.len())) {
+                // Release: published with the head below.
+                slot.store(times.get(i).copied().unwrap_or(0), Ordering::Release);
+            }
+            let filled = times.len().min(self.slots.len()) as u64;
+            let head = LogHead {
+                pos: filled % self.len(),
+                filled,
+                n_last: 0,
+                owner,
+                gen: old.gen.wrapping_add(1) & 0xFF,
+                t_last: times.last().copied().unwrap_or(0),
+            };
+            if old_word == 0 && head == LogHead::default() {
+                // Nothing restored into a log never used: it stays as it is.
+                return;
+            }
+            // Release: a check that reads this head reads the slots stored above.
+            self.head.store(head.pack(), Ordering::Release);
         }
-        let filled = times.len().min(self.slots.len()) as u64;
-        let head = LogHead {
-            pos: filled % self.len(),
-            filled,
-            n_last: 0,
-            owner,
-            gen: old.gen.wrapping_add(1) & 0xFF,
-            t_last: times.last().copied().unwrap_or(0),
-        };
-        if old_word == 0 && head == LogHead::default() {
-            // Nothing restored into a log never used: it stays as it is.
-            return;
-        }
-        // Release: a check that reads this head reads the slots stored above.
-        self.head.store(head.pack(), Ordering::Release);
     }
 
     pub(crate) fn reset(&self) {
@@ -382,10 +384,11 @@ impl LogCell {
         self.as_ref().reset();
     }
 
-    /// The protocol over this cell's storage (snapshots read and restore through it).
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn log(&self) -> LogRef<'_> {
-        self.as_ref()
+    used_by_snapshots! {
+        /// The protocol over this cell's storage (snapshots read and restore through it).
+        pub(crate) fn log(&self) -> LogRef<'_> {
+            self.as_ref()
+        }
     }
 }
 

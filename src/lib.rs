@@ -61,6 +61,9 @@
 
 extern crate alloc;
 
+#[macro_use]
+mod macros;
+
 mod algorithm;
 mod backend;
 mod builder;
@@ -88,7 +91,7 @@ pub use decision::{Decision, HeaderValue, Headers};
 pub use error::{BuildError, InsufficientCapacity};
 pub use limiter::{DirectLimiter, Limiter};
 pub use quota::{Quota, QuotaError, MAX_PERIOD};
-#[cfg(all(feature = "std", not(loom)))]
+#[cfg(all(feature = "std", not(loom), fuzzing))]
 #[doc(hidden)]
 pub use snapshot::__fuzz;
 #[cfg(all(feature = "std", not(loom)))]

@@ -1744,64 +1744,6 @@ fn saving_while_other_threads_check_saves_states_that_existed() {
     assert_eq!(saves, 20);
 }
 
-fn corpus(target: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target);
-    let mut seeds: Vec<Vec<u8>> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| fs::read(e.unwrap().path()).unwrap())
-        .collect();
-    seeds.sort();
-    assert!(seeds.len() >= 3, "{target}: only {} seeds", seeds.len());
-    seeds
-}
-
-/// `cargo test` runs the fuzz targets' checks over their committed seeds.
-#[test]
-fn fuzz_corpora_replay() {
-    let seeds = corpus("snapshot_decode");
-    for s in &seeds {
-        ratecell::__fuzz::snapshot_decode(s);
-    }
-    let accepted: Vec<SnapshotFile> = seeds
-        .iter()
-        .filter_map(|s| SnapshotFile::from_bytes(s.to_vec()).ok())
-        .collect();
-    assert!(
-        accepted.len() >= 12,
-        "only {} seeds are valid files",
-        accepted.len()
-    );
-    // Valid seeds of every algorithm, keyed and direct, with entries, so the
-    // fuzzer starts from every kind of entry; and logs of several times.
-    for alg in ALGORITHMS {
-        for kind in [SnapshotKind::Keyed, SnapshotKind::Direct] {
-            assert!(
-                accepted.iter().any(|f| {
-                    let h = f.header();
-                    (h.algorithm, h.kind) == (alg, kind) && h.entry_count > 0
-                }),
-                "no {kind:?} {alg:?} seed with entries"
-            );
-        }
-    }
-    assert!(accepted
-        .iter()
-        .flat_map(|f| f.entries())
-        .any(|e| e.log.len() >= 3));
-    let (mut ops, mut restores) = (0, 0);
-    for s in corpus("ops_model") {
-        let (o, r) = ratecell::__fuzz::ops_model(&s);
-        ops += o;
-        restores += r;
-    }
-    assert!(
-        ops >= 1_000 && restores >= 10,
-        "{ops} operations, {restores} restores"
-    );
-}
-
 #[test]
 fn a_log_restored_over_later_times_stays_sorted_and_saves_again() {
     // Restoring an older log over one that held later times must leave the ring

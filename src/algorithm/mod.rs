@@ -44,6 +44,15 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    /// Every algorithm, in declaration order.
+    pub const ALL: [Algorithm; 5] = [
+        Algorithm::TokenBucket,
+        Algorithm::LeakyBucket,
+        Algorithm::FixedWindow,
+        Algorithm::SlidingWindowLog,
+        Algorithm::SlidingWindowCounter,
+    ];
+
     /// Whether the state fits one 64-bit word (all but the log).
     pub(crate) fn is_word(self) -> bool {
         self != Algorithm::SlidingWindowLog

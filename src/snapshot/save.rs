@@ -23,9 +23,11 @@ use std::sync::mpsc;
 const LOW_BITS: u32 = 64 - TAG_BITS;
 const _: () = assert!(LOW_BITS <= 8);
 
-/// Bytes to reserve per key: a typical entry is 1 (slot gap) + 7 (tag) + 4 to 6
-/// (state) bytes.
-const TYPICAL_ENTRY_LEN: usize = 14;
+cfg_fuzzing! {
+    /// Bytes to reserve per key: a typical entry is 1 (slot gap) + 7 (tag) + 4 to 6
+    /// (state) bytes.
+    const TYPICAL_ENTRY_LEN: usize = 14;
+}
 
 #[cfg(test)]
 type ScanHook = Box<dyn FnMut(&Table, usize)>;
@@ -74,32 +76,34 @@ pub(crate) enum Ending {
     Rewrite(Vec<u8>),
 }
 
-/// The snapshot file of `table` (and its per-slot `logs`, for the sliding-window
-/// log) at `now`, as one buffer. `estimate`: how many keys to make room for.
-pub(crate) fn encode_table(
-    table: &Table,
-    logs: Option<&LogArena>,
-    p: &Params,
-    quota: Quota,
-    now: Nanos,
-    estimate: usize,
-) -> (Vec<u8>, SnapshotInfo) {
-    let mut file = Vec::with_capacity(HEADER_LEN + estimate * TYPICAL_ENTRY_LEN);
-    file.resize(HEADER_LEN, 0);
-    // A `Vec` sink never fails.
-    let result = stream_table(table, logs, p, quota, now, &mut file);
-    let Ok((ending, info)) = result else {
-        return (Vec::new(), SnapshotInfo::default());
-    };
-    let bytes = match ending {
-        Ending::Rewrite(bytes) => bytes,
-        Ending::Patch { header, crc } => {
-            file[..HEADER_LEN].copy_from_slice(&header);
-            file.extend_from_slice(&crc);
-            file
-        }
-    };
-    (bytes, info)
+cfg_fuzzing! {
+    /// The snapshot file of `table` (and its per-slot `logs`, for the sliding-window
+    /// log) at `now`, as one buffer. `estimate`: how many keys to make room for.
+    pub(crate) fn encode_table(
+        table: &Table,
+        logs: Option<&LogArena>,
+        p: &Params,
+        quota: Quota,
+        now: Nanos,
+        estimate: usize,
+    ) -> (Vec<u8>, SnapshotInfo) {
+        let mut file = Vec::with_capacity(HEADER_LEN + estimate * TYPICAL_ENTRY_LEN);
+        file.resize(HEADER_LEN, 0);
+        // A `Vec` sink never fails.
+        let result = stream_table(table, logs, p, quota, now, &mut file);
+        let Ok((ending, info)) = result else {
+            return (Vec::new(), SnapshotInfo::default());
+        };
+        let bytes = match ending {
+            Ending::Rewrite(bytes) => bytes,
+            Ending::Patch { header, crc } => {
+                file[..HEADER_LEN].copy_from_slice(&header);
+                file.extend_from_slice(&crc);
+                file
+            }
+        };
+        (bytes, info)
+    }
 }
 
 /// Tables of at least this many slots are scanned by two threads (when the

@@ -49,30 +49,31 @@ impl Table {
         }
     }
 
-    /// Makes the table hold exactly `entries` (slot index, tag, state, and a
-    /// payload; sorted by slot index, in range): one pass over every slot, which
-    /// calls `before(idx, Some((slot, payload)))` just before publishing an
-    /// installed slot and `before(idx, None)` for every other one. A snapshot
-    /// restore, not ordered with checks running meanwhile (a check may see a key
-    /// in its old slot, its new one, or absent).
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn replace_all<E, F: FnMut(usize, Option<(Slot, E)>)>(
-        &self,
-        entries: impl Iterator<Item = (usize, u64, u64, E)>,
-        mut before: F,
-    ) {
-        let mut next = 0;
-        for (idx, tag, state, payload) in entries {
-            self.empty_range(next..idx, &mut before);
-            // From the old word, so the version keeps moving (ABA).
-            let new = self.load(idx).claimed_by(tag).confirmed().with_state(state);
-            before(idx, Some((new, payload)));
-            // Release: a check that sees the word sees what `before` wrote and the
-            // seeds adopted before the pass.
-            self.cell(idx).store(new.0, Ordering::Release);
-            next = idx + 1;
+    used_by_snapshots! {
+        /// Makes the table hold exactly `entries` (slot index, tag, state, and a
+        /// payload; sorted by slot index, in range): one pass over every slot, which
+        /// calls `before(idx, Some((slot, payload)))` just before publishing an
+        /// installed slot and `before(idx, None)` for every other one. A snapshot
+        /// restore, not ordered with checks running meanwhile (a check may see a key
+        /// in its old slot, its new one, or absent).
+        pub(crate) fn replace_all<E, F: FnMut(usize, Option<(Slot, E)>)>(
+            &self,
+            entries: impl Iterator<Item = (usize, u64, u64, E)>,
+            mut before: F,
+        ) {
+            let mut next = 0;
+            for (idx, tag, state, payload) in entries {
+                self.empty_range(next..idx, &mut before);
+                // From the old word, so the version keeps moving (ABA).
+                let new = self.load(idx).claimed_by(tag).confirmed().with_state(state);
+                before(idx, Some((new, payload)));
+                // Release: a check that sees the word sees what `before` wrote and the
+                // seeds adopted before the pass.
+                self.cell(idx).store(new.0, Ordering::Release);
+                next = idx + 1;
+            }
+            self.empty_range(next..self.slot_count(), &mut before);
         }
-        self.empty_range(next..self.slot_count(), &mut before);
     }
 
     /// `replace_all`'s emptying of the slots between two installed ones.
@@ -92,15 +93,16 @@ impl Table {
         }
     }
 
-    /// Every confirmed key in the slot range: (slot index, slot). For snapshots.
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn entries(
-        &self,
-        range: core::ops::Range<usize>,
-    ) -> impl Iterator<Item = (usize, Slot)> + '_ {
-        range.filter_map(|idx| {
-            let s = self.load(idx);
-            (s.is_owned() && !s.is_pending()).then_some((idx, s))
-        })
+    used_by_snapshots! {
+        /// Every confirmed key in the slot range: (slot index, slot). For snapshots.
+        pub(crate) fn entries(
+            &self,
+            range: core::ops::Range<usize>,
+        ) -> impl Iterator<Item = (usize, Slot)> + '_ {
+            range.filter_map(|idx| {
+                let s = self.load(idx);
+                (s.is_owned() && !s.is_pending()).then_some((idx, s))
+            })
+        }
     }
 }

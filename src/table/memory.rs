@@ -128,21 +128,23 @@ impl<C: Clock> MemoryStore<C> {
         &self.table
     }
 
-    /// The per-slot logs (sliding-window log only). For snapshots.
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn logs(&self) -> Option<&LogArena> {
-        self.logs.as_ref()
+    used_by_snapshots! {
+        /// The per-slot logs (sliding-window log only). For snapshots.
+        pub(crate) fn logs(&self) -> Option<&LogArena> {
+            self.logs.as_ref()
+        }
     }
 
-    /// Swaps in another table (for the fuzz harness, which owns its limiter);
-    /// returns the old one.
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn replace_table(&mut self, table: Table) -> Table {
-        if let Some(logs) = &self.logs {
-            // One log per slot: the logs follow the table's size.
-            self.logs = LogArena::new(table.slot_count(), logs.limit() as u64);
+    cfg_fuzzing! {
+        /// Swaps in another table (for the fuzz harness, which owns its limiter);
+        /// returns the old one.
+        pub(crate) fn replace_table(&mut self, table: Table) -> Table {
+            if let Some(logs) = &self.logs {
+                // One log per slot: the logs follow the table's size.
+                self.logs = LogArena::new(table.slot_count(), logs.limit() as u64);
+            }
+            core::mem::replace(&mut self.table, table)
         }
-        core::mem::replace(&mut self.table, table)
     }
 
     /// Key-value entries: value in the low half, expiry (whole seconds, `NEVER`

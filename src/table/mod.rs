@@ -182,31 +182,35 @@ impl Table {
         })
     }
 
-    /// The hash seeds (snapshots carry them: a restored table must hash alike).
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn seeds(&self) -> [u64; 4] {
-        // Relaxed: see `probe`.
-        core::array::from_fn(|i| self.seeds[i].load(Ordering::Relaxed))
-    }
-
-    /// Adopts other seeds (a snapshot restore, which rewrites every slot right after).
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn set_seeds(&self, seeds: [u64; 4]) {
-        for (cell, seed) in self.seeds.iter().zip(seeds) {
+    used_by_snapshots! {
+        /// The hash seeds (snapshots carry them: a restored table must hash alike).
+        pub(crate) fn seeds(&self) -> [u64; 4] {
             // Relaxed: see `probe`.
-            cell.store(seed, Ordering::Relaxed);
+            core::array::from_fn(|i| self.seeds[i].load(Ordering::Relaxed))
         }
     }
 
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn group_count(&self) -> usize {
-        self.groups.len()
+    used_by_snapshots! {
+        /// Adopts other seeds (a snapshot restore, which rewrites every slot right after).
+        pub(crate) fn set_seeds(&self, seeds: [u64; 4]) {
+            for (cell, seed) in self.seeds.iter().zip(seeds) {
+                // Relaxed: see `probe`.
+                cell.store(seed, Ordering::Relaxed);
+            }
+        }
     }
 
-    /// The raw 128-bit word of slot `idx` (snapshots).
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))] // snapshots
-    pub(crate) fn slot_word(&self, idx: usize) -> u128 {
-        self.load(idx).0
+    used_by_snapshots! {
+        pub(crate) fn group_count(&self) -> usize {
+            self.groups.len()
+        }
+    }
+
+    used_by_snapshots! {
+        /// The raw 128-bit word of slot `idx` (snapshots).
+        pub(crate) fn slot_word(&self, idx: usize) -> u128 {
+            self.load(idx).0
+        }
     }
 
     /// Writes slot `idx` directly (tests that move keys in the middle of a save).
