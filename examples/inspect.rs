@@ -12,7 +12,8 @@
 //! Exit status: 0 for a good file, 1 for a bad or unreadable one (with the reason
 //! on stderr, and whatever of the header could be decoded), 2 for a usage error.
 
-use ratecell::{Algorithm, Clock, DefaultClock, SnapshotFile, SnapshotHeader, SnapshotKind};
+use ratecell::snapshot::{SnapshotFile, SnapshotHeader, SnapshotKind};
+use ratecell::{Algorithm, Clock, DefaultClock};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The storage contracts: the seed's key-value `Backend`, and the one atomic
 //! state transition a keyed limiter needs (`StateStore`).
 //!
-//! [`MemoryStore`](crate::MemoryStore) implements both, lock-free, on the
+//! [`MemoryStore`](crate::store::MemoryStore) implements both, lock-free, on the
 //! fixed-capacity table; the keyed [`Limiter`](crate::Limiter) is generic over its
 //! `StateStore` (monomorphized: no `dyn` on the hot path).
 
@@ -91,6 +91,7 @@ pub trait Backend: Send + Sync {
 
 /// How a [`StateStore::transition`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Transition {
     /// The admission ran against `seen` (the key's state word, 0 if it had none)
     /// and its answer, if any, was installed; `evicted` live keys made room.

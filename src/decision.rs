@@ -10,6 +10,7 @@ use core::time::Duration;
 /// do the little arithmetic left (kept off the hot path on purpose: a check that
 /// nobody asks `remaining()` of never divides).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a check's decision says whether the request may proceed"]
 pub struct Decision {
     pub(crate) allowed: bool,
     pub(crate) limit: u32,
@@ -116,10 +117,10 @@ impl Decision {
         }
     }
 
-    pub(crate) fn header_value(&self, field: Field, policy: &str) -> HeaderValue {
-        let mut v = HeaderValue::new();
+    pub(crate) fn header_value(&self, field: Field, policy: &str) -> FieldValue {
+        let mut v = FieldValue::new();
         let reset = secs_ceil(self.reset_after);
-        // fmt::Write on HeaderValue never fails: the buffer holds the longest value.
+        // fmt::Write on FieldValue never fails: the buffer holds the longest value.
         let _ = match field {
             Field::Policy => write!(
                 v,
@@ -177,7 +178,7 @@ pub struct Headers {
 }
 
 impl Iterator for Headers {
-    type Item = (&'static str, HeaderValue);
+    type Item = (&'static str, FieldValue);
 
     fn next(&mut self) -> Option<Self::Item> {
         let (field, name) = *FIELDS.get(self.next)?;
@@ -193,12 +194,12 @@ impl Iterator for Headers {
 
 /// A rendered header value: ASCII text in a fixed buffer (no allocation).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct HeaderValue {
+pub struct FieldValue {
     buf: [u8; 80],
     len: u8,
 }
 
-impl HeaderValue {
+impl FieldValue {
     fn new() -> Self {
         Self {
             buf: [0; 80],
@@ -213,7 +214,7 @@ impl HeaderValue {
     }
 }
 
-impl fmt::Write for HeaderValue {
+impl fmt::Write for FieldValue {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let start = usize::from(self.len);
         let end = start + s.len();
@@ -226,19 +227,19 @@ impl fmt::Write for HeaderValue {
     }
 }
 
-impl AsRef<str> for HeaderValue {
+impl AsRef<str> for FieldValue {
     fn as_ref(&self) -> &str {
         self.as_str()
     }
 }
 
-impl fmt::Display for HeaderValue {
+impl fmt::Display for FieldValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl fmt::Debug for HeaderValue {
+impl fmt::Debug for FieldValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
     }

@@ -79,29 +79,37 @@ mod table;
 pub mod _guide;
 // Snapshots need files (std); loom builds model the table, not its files.
 #[cfg(all(feature = "std", not(loom)))]
-mod snapshot;
+pub mod snapshot;
 
 pub use algorithm::{Algorithm, MAX_LOG_LIMIT};
-pub use backend::{Backend, BackendError, StateStore, Transition};
 pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_MEMORY};
 #[cfg(feature = "std")]
 pub use clock::CoarseClock;
 pub use clock::{Clock, DefaultClock, ManualClock, Nanos};
-pub use decision::{Decision, HeaderValue, Headers};
+pub use decision::Decision;
 pub use error::{BuildError, InsufficientCapacity};
 pub use limiter::{DirectLimiter, Limiter};
 pub use quota::{Quota, QuotaError, MAX_PERIOD};
-#[cfg(all(feature = "std", not(loom), fuzzing))]
-#[doc(hidden)]
-pub use snapshot::__fuzz;
 #[cfg(all(feature = "std", not(loom)))]
-pub use snapshot::{
-    EntryProblem, LogTimes, Refusal, SnapshotEntry, SnapshotError, SnapshotFile, SnapshotHeader,
-    SnapshotInfo, SnapshotKind,
-};
-pub use table::memory::MemoryStore;
+pub use snapshot::{SnapshotError, SnapshotInfo};
 pub use table::stats::Stats;
 pub use table::FullPolicy;
+
+/// The header fields a [`Decision`] renders, without an HTTP crate.
+pub mod headers {
+    pub use crate::decision::{FieldValue, Headers};
+}
+
+/// Where keyed states live: the contract a keyed [`Limiter`] runs on
+/// ([`StateStore`](store::StateStore)), the key-value contract of the Python
+/// ancestor's backends ([`Backend`](store::Backend)), and the in-memory store that
+/// implements both ([`MemoryStore`](store::MemoryStore)).
+pub mod store {
+    #[doc(hidden)]
+    pub use crate::backend::LogOp;
+    pub use crate::backend::{Backend, BackendError, StateStore, Transition};
+    pub use crate::table::memory::MemoryStore;
+}
 
 /// Whether every check is lock-free on this machine.
 ///

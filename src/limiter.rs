@@ -163,7 +163,7 @@ impl<C: Clock> DirectLimiter<C> {
 ///
 /// Keys are any `K: Hash + ?Sized` (`str`, `[u8]`, integers, `IpAddr`, tuples),
 /// hashed with a seeded `ahash` (random seeds per limiter) into a fixed-capacity,
-/// lock-free table ([`MemoryStore`]). Memory is fixed at build (about 23.4 bytes per
+/// lock-free table ([`MemoryStore`](crate::store::MemoryStore)). Memory is fixed at build (about 23.4 bytes per
 /// key of capacity) and never grows: keys whose state has expired are forgotten
 /// lazily, and when a new key finds its two candidate groups full of live keys the
 /// [`FullPolicy`] decides (evict the soonest-expiring, or deny).

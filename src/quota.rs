@@ -265,9 +265,19 @@ impl FromStr for Quota {
         let (period, burst) = match lower.find("burst") {
             Some(i) => {
                 let period = rest[..i].trim_end().trim_end_matches([',', ';']).trim_end();
-                let burst = rest[i + "burst".len()..].trim_start();
+                let after = &rest[i + "burst".len()..];
+                // "burst" must stand apart from its number: "burst10" is a typo.
+                if !after.starts_with(|c: char| c.is_whitespace() || c == '=') {
+                    return Err(QuotaError::TrailingInput);
+                }
+                let burst = after.trim_start();
                 let burst = burst.strip_prefix('=').unwrap_or(burst).trim_start();
-                (period, Some(parse_u32(burst)?))
+                let (number, extra) =
+                    burst.split_at(burst.find(char::is_whitespace).unwrap_or(burst.len()));
+                if !extra.trim().is_empty() {
+                    return Err(QuotaError::TrailingInput);
+                }
+                (period, Some(parse_u32(number)?))
             }
             None => {
                 if rest.contains(char::is_whitespace)
@@ -380,6 +390,9 @@ mod tests {
             ("5/s foo", TrailingInput),
             ("2000000000/s", RateTooHigh),
             ("5/s burst x", InvalidNumber),
+            ("10/s burst10", TrailingInput),
+            ("10/s burst 20 extra", TrailingInput),
+            ("10/s burst=20 x", TrailingInput),
         ];
         for (input, want) in cases {
             assert_eq!(q(input), Err(*want), "input {input:?}");

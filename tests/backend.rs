@@ -3,7 +3,8 @@
 
 #![cfg(not(loom))]
 
-use ratecell::{Backend, BackendError, FullPolicy, ManualClock, MemoryStore};
+use ratecell::store::{Backend, BackendError, MemoryStore};
+use ratecell::{FullPolicy, ManualClock};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -45,14 +45,14 @@ fn the_design_snippet_compiles_and_runs() -> Result<(), Box<dyn std::error::Erro
     let _: Option<Duration> = d.retry_after();
     assert!(d2.is_allowed() && d2.retry_after().is_none());
     assert!(lim.check_n("user:42", 101).is_err(), "InsufficientCapacity");
-    lim.check("user:7");
+    let _ = lim.check("user:7");
     lim.snapshot_to(&path)?;
     lim.restore_from(&path)?;
 
     let one = DirectLimiter::builder(q).clock(clock).build()?;
-    one.check();
-    one.check_n(3)?;
-    one.peek();
+    let _ = one.check();
+    let _ = one.check_n(3)?;
+    let _ = one.peek();
 
     for a in [
         Algorithm::TokenBucket,

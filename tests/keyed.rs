@@ -153,7 +153,7 @@ fn capacity_holds_at_1m() {
                 .build()
                 .unwrap();
             for k in 0..capacity as u64 * percent / 100 {
-                lim.check(&k);
+                let _ = lim.check(&k);
             }
             assert_eq!(lim.stats().evicted, 0, "{percent}%, seed {seed}");
         }
@@ -170,7 +170,7 @@ fn full_groups_evict_the_soonest_expiring_key() {
     let slots = 1024 * 8; // the smallest table
     for i in 0..slots as u64 {
         for _ in 0..3 {
-            lim.check(&i);
+            let _ = lim.check(&i);
         }
     }
     let evicted_before = lim.stats().evicted;
@@ -231,7 +231,7 @@ fn purge_and_len_follow_expiry() {
         &clock,
     );
     for i in 0..100u32 {
-        lim.check(&i);
+        let _ = lim.check(&i);
     }
     assert_eq!(lim.len(), 100);
     clock.advance(Duration::from_millis(999));
@@ -241,7 +241,7 @@ fn purge_and_len_follow_expiry() {
     assert!(lim.is_empty());
     assert_eq!(lim.purge_expired(), 100);
     assert_eq!(lim.purge_expired(), 0);
-    lim.check(&1u32);
+    let _ = lim.check(&1u32);
     lim.reset(&1u32);
     assert_eq!(lim.len(), 0);
 }
@@ -385,7 +385,7 @@ fn stats_are_exact_across_many_threads() {
             let lim = lim.clone();
             std::thread::spawn(move || {
                 for i in 0..1_100u32 {
-                    lim.check(&(t, i % 2));
+                    let _ = lim.check(&(t, i % 2));
                 }
             })
         })

@@ -5,10 +5,8 @@
 
 #![cfg(not(loom))]
 
-use ratecell::{
-    Algorithm, Decision, DirectLimiter, EntryProblem, Limiter, ManualClock, Quota, Refusal,
-    SnapshotError, SnapshotFile, SnapshotKind,
-};
+use ratecell::snapshot::{EntryProblem, Refusal, SnapshotFile, SnapshotKind};
+use ratecell::{Algorithm, Decision, DirectLimiter, Limiter, ManualClock, Quota, SnapshotError};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
@@ -331,7 +329,7 @@ fn time_spent_offline_counts_and_expired_entries_are_dropped() {
         None,
     );
     clock.set(T0);
-    fw.check_n("w", 3).unwrap();
+    let _ = fw.check_n("w", 3).unwrap();
     fw.snapshot_to(&path).unwrap();
     let same = ManualClock::new();
     same.set(
@@ -372,7 +370,7 @@ fn states_further_ahead_than_the_algorithm_allows_are_clamped() {
     let ahead = ManualClock::new();
     ahead.set(T0 + Duration::from_secs(3_600));
     let lim = keyed(q, Algorithm::TokenBucket, 100, &ahead, None);
-    lim.check_n("k", 10).unwrap();
+    let _ = lim.check_n("k", 10).unwrap();
     lim.snapshot_to(&path).unwrap();
 
     let clock = ManualClock::new();
@@ -385,7 +383,7 @@ fn states_further_ahead_than_the_algorithm_allows_are_clamped() {
         .clock(clock.clone())
         .build()
         .unwrap();
-    drained.check_n(10).unwrap();
+    let _ = drained.check_n(10).unwrap();
     assert_eq!(restored.peek("k"), drained.peek());
     assert_eq!(
         restored.peek("k").retry_after(),
@@ -404,12 +402,12 @@ fn restoring_replaces_the_keys_the_limiter_held() {
     let clock = ManualClock::new();
     clock.set(T0);
     let source = keyed(q, Algorithm::SlidingWindowCounter, 500, &clock, None);
-    source.check_n("in-file", 2).unwrap();
+    let _ = source.check_n("in-file", 2).unwrap();
     source.snapshot_to(&path).unwrap();
 
     let target = keyed(q, Algorithm::SlidingWindowCounter, 500, &clock, None);
-    target.check_n("only-in-limiter", 3).unwrap();
-    target.check("in-file");
+    let _ = target.check_n("only-in-limiter", 3).unwrap();
+    let _ = target.check("in-file");
     assert!(!target.peek("only-in-limiter").is_allowed());
     target.restore_from(&path).unwrap();
     assert_eq!(
@@ -512,10 +510,10 @@ fn log_times_ahead_of_the_restoring_clock_are_clamped_to_it() {
     let ahead = ManualClock::new();
     ahead.set(T0 + Duration::from_secs(3_600) - Duration::from_secs(20));
     let lim = keyed(q, Algorithm::SlidingWindowLog, 100, &ahead, None);
-    lim.check_n("n", 3).unwrap();
+    let _ = lim.check_n("n", 3).unwrap();
     ahead.advance(Duration::from_secs(20));
-    lim.check_n("k", 10).unwrap();
-    lim.check_n("n", 2).unwrap();
+    let _ = lim.check_n("k", 10).unwrap();
+    let _ = lim.check_n("n", 2).unwrap();
     assert_eq!(lim.snapshot_to(&path).unwrap().entries, 2);
 
     let clock = ManualClock::new();
@@ -531,7 +529,7 @@ fn log_times_ahead_of_the_restoring_clock_are_clamped_to_it() {
             .clock(clock.clone())
             .build()
             .unwrap();
-        d.check_n(n).unwrap();
+        let _ = d.check_n(n).unwrap();
         d
     };
     let (k, n) = (model(10), model(5));
@@ -567,9 +565,9 @@ fn a_direct_log_entry_is_exactly_as_documented() {
         .build()
         .unwrap();
     clock.set_nanos(1_000_000_000);
-    lim.check();
+    let _ = lim.check();
     clock.set_nanos(1_250_000_000);
-    lim.check_n(2).unwrap();
+    let _ = lim.check_n(2).unwrap();
     clock.set_nanos(1_500_000_000);
     let info = lim.snapshot_to(&path).unwrap();
     let b = fs::read(&path).unwrap();
@@ -644,12 +642,12 @@ fn damaged_files_are_refused(alg: Algorithm) {
     let clock = ManualClock::new();
     clock.set(T0);
     let source = keyed(q, alg, 1, &clock, Some(SEEDS));
-    source.check("a");
-    source.check_n("b", 2).unwrap();
+    let _ = source.check("a");
+    let _ = source.check_n("b", 2).unwrap();
     source.snapshot_to(&good_path).unwrap();
     let good = fs::read(&good_path).unwrap();
     let (min, max) = keyed_len_bounds(alg, 4, 2);
-    let header = ratecell::SnapshotHeader::parse(&good).unwrap();
+    let header = ratecell::snapshot::SnapshotHeader::parse(&good).unwrap();
     assert_eq!(header.file_len_bounds(), (min, max));
     let len = good.len() as u64;
     assert!(min <= len && len < max, "{min} <= {len} < {max}");
@@ -661,9 +659,9 @@ fn damaged_files_are_refused(alg: Algorithm) {
     }
 
     let mut target = keyed(q, alg, 1, &clock, None);
-    target.check_n("held-1", 3).unwrap();
-    target.check("held-2");
-    target.check("c");
+    let _ = target.check_n("held-1", 3).unwrap();
+    let _ = target.check("held-2");
+    let _ = target.check("c");
     let before = fingerprint_of(&target);
 
     let mut tried = 0;
@@ -787,8 +785,8 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
     clock.set(T0);
     let q5 = Quota::per_second(5).unwrap();
     let source = keyed(q5, Algorithm::TokenBucket, 1, &clock, Some(SEEDS));
-    source.check("a");
-    source.check("b");
+    let _ = source.check("a");
+    let _ = source.check("b");
     source.snapshot_to(&path).unwrap();
     let good = fs::read(&path).unwrap();
     let with = |bytes: Vec<u8>| {
@@ -963,7 +961,7 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
     // Algorithm id 3 is the sliding-window log: a well-formed log file is refused
     // by a token bucket (and the reverse) for its algorithm, not its format.
     let log = keyed(q5, Algorithm::SlidingWindowLog, 1, &clock, Some(SEEDS));
-    log.check_n("a", 2).unwrap();
+    let _ = log.check_n("a", 2).unwrap();
     let log_path = dir.file("log.snap");
     log.snapshot_to(&log_path).unwrap();
     assert_eq!(fs::read(&log_path).unwrap()[10], 3);
@@ -1274,9 +1272,9 @@ fn every_malformed_entry_is_refused_with_its_exact_reason() {
     let target_tb = keyed(q, Algorithm::TokenBucket, 1, &clock, None);
     let target_log = keyed(q, Algorithm::SlidingWindowLog, 1, &clock, None);
     for t in [&target_tb, &target_log] {
-        t.check_n("held-1", 3).unwrap();
-        t.check("held-2");
-        t.check("c");
+        let _ = t.check_n("held-1", 3).unwrap();
+        let _ = t.check("held-2");
+        let _ = t.check("c");
     }
     let before = (fingerprint_of(&target_tb), fingerprint_of(&target_log));
     for (what, header, bytes, want) in keyed_cases {
@@ -1357,8 +1355,8 @@ fn every_malformed_entry_is_refused_with_its_exact_reason() {
         direct(Algorithm::TokenBucket),
         direct(Algorithm::SlidingWindowLog),
     );
-    d_tb.check_n(2).unwrap();
-    d_log.check_n(3).unwrap();
+    let _ = d_tb.check_n(2).unwrap();
+    let _ = d_log.check_n(3).unwrap();
     let before = (d_tb.peek(), d_log.peek());
     for (what, bytes, want) in direct_cases {
         let target = if bytes[10] == 3 { &d_log } else { &d_tb };
@@ -1439,7 +1437,7 @@ fn a_file_too_large_for_the_table_is_refused_without_reading_it() {
     let q = Quota::per_second(5).unwrap();
     let big = keyed(q, Algorithm::TokenBucket, 20_000, &clock, None);
     for k in 0..10_000u32 {
-        big.check(&k);
+        let _ = big.check(&k);
     }
     big.snapshot_to(&path).unwrap();
     let small = keyed(q, Algorithm::TokenBucket, 1, &clock, None);
@@ -1461,7 +1459,7 @@ fn a_failed_save_leaves_the_old_file_and_no_temporary_file() {
         &clock,
         None,
     );
-    lim.check("a");
+    let _ = lim.check("a");
     // A directory where the file should go: the rename fails.
     let target = dir.file("limits.snap");
     fs::create_dir(&target).unwrap();
@@ -1523,8 +1521,8 @@ fn the_bytes_on_disk_are_exactly_as_documented() {
         &clock,
         Some([1, 2, 3, 4]),
     );
-    lim.check("alice");
-    lim.check_n("bob", 3).unwrap();
+    let _ = lim.check("alice");
+    let _ = lim.check_n("bob", 3).unwrap();
     let info = lim.snapshot_to(&path).unwrap();
     let b = fs::read(&path).unwrap();
     assert_eq!(info.bytes, b.len() as u64);
@@ -1625,7 +1623,7 @@ fn a_direct_limiter_round_trips_too() {
             .clock(clock.clone())
             .build()
             .unwrap();
-        lim.check_n(4).unwrap();
+        let _ = lim.check_n(4).unwrap();
         assert_eq!(lim.snapshot_to(&path).unwrap().entries, 1);
         // The entry is one state varint (from its floor at the save), or a log's
         // count and times. T0 is 20 s into its minute (window k).
@@ -1651,7 +1649,7 @@ fn a_direct_limiter_round_trips_too() {
             .clock(clock.clone())
             .build()
             .unwrap();
-        back.check();
+        let _ = back.check();
         let info = back.restore_from(&path).unwrap();
         assert_eq!(
             (info.entries, info.restored, info.expired, info.clamped),
@@ -1665,7 +1663,7 @@ fn a_direct_limiter_round_trips_too() {
         }
         // Saved, then restored after the window (and the bucket's refill) has
         // passed: expired, a full quota.
-        lim.check_n(2).unwrap();
+        let _ = lim.check_n(2).unwrap();
         lim.snapshot_to(&path).unwrap();
         clock.advance(Duration::from_secs(125));
         let info = back.restore_from(&path).unwrap();
@@ -1673,7 +1671,7 @@ fn a_direct_limiter_round_trips_too() {
         assert_eq!(back.peek().remaining(), 5, "{alg:?}");
         // Nothing live: an empty file, which restores to a full quota.
         lim.reset();
-        back.check_n(3).unwrap();
+        let _ = back.check_n(3).unwrap();
         let saved = lim.snapshot_to(&path).unwrap();
         assert_eq!((saved.entries, saved.bytes), (0, 124), "{alg:?}");
         back.restore_from(&path).unwrap();
@@ -1708,7 +1706,7 @@ fn saving_while_other_threads_check_saves_states_that_existed() {
                 start.wait();
                 for round in 0..40u64 {
                     for k in 0..500u64 {
-                        lim.check(&(id * 1_000 + k));
+                        let _ = lim.check(&(id * 1_000 + k));
                         if round % 7 == 3 && k % 5 == 0 {
                             lim.reset(&(id * 1_000 + k));
                         }

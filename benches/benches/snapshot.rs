@@ -21,7 +21,7 @@ fn filled(clock: &ManualClock) -> Limiter<ManualClock> {
         .build()
         .unwrap();
     for k in 0..KEYS {
-        lim.check(&k);
+        let _ = lim.check(&k);
     }
     lim
 }

@@ -23,7 +23,8 @@ const NEVER: u64 = u32::MAX as u64;
 /// (or refuses with [`BackendError::Full`]).
 ///
 /// ```
-/// use ratecell::{Backend, ManualClock, MemoryStore};
+/// use ratecell::store::{Backend, MemoryStore};
+/// use ratecell::ManualClock;
 /// use std::time::Duration;
 ///
 /// let clock = ManualClock::new();

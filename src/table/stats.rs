@@ -12,6 +12,7 @@ const OWNED: usize = 64;
 
 /// What a keyed limiter has done since it was built.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Checks that were allowed.
     pub admitted: u64,
