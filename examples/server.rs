@@ -1,0 +1,3 @@
+fn main() {
+    let _ = ratecell::Quota::per_second(1);
+}
