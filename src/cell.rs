@@ -380,6 +380,10 @@ impl LogCell {
         self.run(p, now, 1, false)
     }
 
+    pub(crate) fn peek_n(&self, p: &Params, now: Nanos, n: u64) -> Decision {
+        self.run(p, now, n, false)
+    }
+
     pub(crate) fn reset(&self) {
         self.as_ref().reset();
     }

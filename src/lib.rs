@@ -71,6 +71,9 @@ mod cell;
 mod clock;
 mod decision;
 mod error;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod http;
 mod limiter;
 mod quota;
 mod sync;

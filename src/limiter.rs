@@ -102,6 +102,21 @@ impl<C: Clock> DirectLimiter<C> {
         }
     }
 
+    /// The decision `check_n(n)` would give now, without consuming anything.
+    ///
+    /// `Err(InsufficientCapacity)` exactly when `check_n(n)` would return it; a cost
+    /// of 0 answers like [`peek`](Self::peek).
+    pub fn peek_n(&self, n: u32) -> Result<Decision, InsufficientCapacity> {
+        let Some(cost) = self.params.cost(n)? else {
+            return Ok(self.peek());
+        };
+        let now = self.clock.now();
+        Ok(match &self.cell {
+            DirectCell::Word(cell) => self.params.decide_word(cell.load(), now, cost).1,
+            DirectCell::Log(cell) => cell.peek_n(&self.params, now, cost),
+        })
+    }
+
     /// Forgets everything admitted: the full quota is available again.
     pub fn reset(&self) {
         match &self.cell {
@@ -253,6 +268,24 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
         }
         let state = self.store.state(key).unwrap_or(0);
         self.params.decide_word(state, now, 1).1
+    }
+
+    /// The decision `check_n(key, n)` would give now, without consuming anything
+    /// (or claiming room for a new key); errors as `check_n` does.
+    pub fn peek_n<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        n: u32,
+    ) -> Result<Decision, InsufficientCapacity> {
+        let Some(cost) = self.params.cost(n)? else {
+            return Ok(self.peek(key));
+        };
+        let now = self.clock.now();
+        if self.params.algorithm == Algorithm::SlidingWindowLog {
+            return Ok(self.log(key, now, cost, false));
+        }
+        let state = self.store.state(key).unwrap_or(0);
+        Ok(self.params.decide_word(state, now, cost).1)
     }
 
     /// Forgets `key`: its full quota is available again, and its room is free.

@@ -1,0 +1,310 @@
+//! An axum server behind ratecell's layer: the reference user of `ratecell::http`.
+//!
+//! ```text
+//! cargo run --release --example server -- [--listen 127.0.0.1:3000]
+//!     [--quota "5/10s"]...        repeatable: stacked policies, all must admit
+//!     [--algorithm token-bucket|leaky-bucket|fixed-window|sliding-window-log|sliding-window-counter]
+//!     [--trust-proxy CIDR]...     default: none (peer address only)
+//!     [--snapshot PATH]           restore at start; save on SIGINT/SIGTERM and every 10 s
+//!     [--redis URL]               not in this build
+//! routes: GET /               limited, cost 1, answers "hello"
+//!         GET /batch?cost=N   limited, cost N
+//!         GET /health         exempt
+//! ```
+//!
+//! With several `--quota`, the first policy's snapshot is `PATH`, the second's
+//! `PATH.2`, the third's `PATH.3`, and so on. A missing snapshot file is an empty
+//! start; an unreadable or mismatched one (another quota, algorithm or capacity)
+//! is an error. A bad flag is an error naming it, with exit code 2.
+
+use axum::extract::Query;
+use axum::routing::get;
+use axum::Router;
+use ratecell::http::{IpNet, Policy, RateLimitLayer};
+use ratecell::{Algorithm, Limiter, Quota, SnapshotError};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+const USAGE: &str = "usage: server [--listen ADDR] [--quota QUOTA]... [--algorithm NAME] \
+[--trust-proxy CIDR]... [--snapshot PATH] [--redis URL]";
+
+struct Args {
+    listen: SocketAddr,
+    quotas: Vec<(String, Quota)>,
+    algorithm: Algorithm,
+    trusted: Vec<IpNet>,
+    snapshot: Option<PathBuf>,
+}
+
+/// A command-line mistake: the message names the flag.
+struct Usage(String);
+
+fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, Usage> {
+    let mut args = Args {
+        listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+        quotas: Vec::new(),
+        algorithm: Algorithm::TokenBucket,
+        trusted: Vec::new(),
+        snapshot: None,
+    };
+    while let Some(arg) = argv.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        if flag == "--help" || flag == "-h" {
+            return Ok(None);
+        }
+        let known = [
+            "--listen",
+            "--quota",
+            "--algorithm",
+            "--trust-proxy",
+            "--snapshot",
+            "--redis",
+        ];
+        if !known.contains(&flag.as_str()) {
+            return Err(Usage(format!("unknown argument {arg:?}")));
+        }
+        let value = match inline.or_else(|| argv.next()) {
+            Some(v) => v,
+            None => return Err(Usage(format!("{flag} needs a value"))),
+        };
+        let bad = |why: String| Usage(format!("{flag} {value:?}: {why}"));
+        match flag.as_str() {
+            "--listen" => args.listen = value.parse().map_err(|e| bad(format!("{e}")))?,
+            "--quota" => {
+                let q = value.parse().map_err(|e| bad(format!("{e}")))?;
+                args.quotas.push((value.clone(), q));
+            }
+            "--algorithm" => {
+                args.algorithm = algorithm(&value).ok_or_else(|| {
+                    bad("expected token-bucket, leaky-bucket, fixed-window, \
+                     sliding-window-log or sliding-window-counter"
+                        .into())
+                })?
+            }
+            "--trust-proxy" => {
+                // A bare address trusts just that host.
+                let net = value
+                    .parse::<IpNet>()
+                    .or_else(|_| value.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|e| bad(format!("not a CIDR: {e}")))?;
+                args.trusted.push(net);
+            }
+            "--snapshot" => args.snapshot = Some(PathBuf::from(&value)),
+            _ => {
+                return Err(Usage(
+                    "--redis: this build has no Redis support (not available yet)".into(),
+                ))
+            }
+        }
+    }
+    if args.quotas.is_empty() {
+        let q = "5/10s".parse().map_err(|e| Usage(format!("{e}")))?;
+        args.quotas.push(("5/10s".into(), q));
+    }
+    Ok(Some(args))
+}
+
+fn algorithm(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "token-bucket" => Algorithm::TokenBucket,
+        "leaky-bucket" => Algorithm::LeakyBucket,
+        "fixed-window" => Algorithm::FixedWindow,
+        "sliding-window-log" => Algorithm::SlidingWindowLog,
+        "sliding-window-counter" => Algorithm::SlidingWindowCounter,
+        _ => return None,
+    })
+}
+
+/// The snapshot file of the `i`-th policy (from 0): `PATH`, `PATH.2`, `PATH.3`...
+fn snapshot_path(base: &std::path::Path, i: usize) -> PathBuf {
+    if i == 0 {
+        return base.to_path_buf();
+    }
+    let mut name = base.as_os_str().to_owned();
+    name.push(format!(".{}", i + 1));
+    PathBuf::from(name)
+}
+
+type Limiters = Arc<Vec<Arc<Limiter>>>;
+
+fn save(limiters: &Limiters, base: &std::path::Path) -> Result<(), String> {
+    for (i, lim) in limiters.iter().enumerate() {
+        lim.snapshot_to(snapshot_path(base, i))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(Usage(msg)) => {
+            eprintln!("error: {msg}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> ExitCode {
+    let mut limiters = Vec::new();
+    let mut layer: Option<RateLimitLayer> = None;
+    for (i, (text, quota)) in args.quotas.iter().enumerate() {
+        let lim = match Limiter::builder(*quota).algorithm(args.algorithm).build() {
+            Ok(lim) => Arc::new(lim),
+            Err(e) => {
+                eprintln!("error: --quota {text:?} with --algorithm: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Some(base) = &args.snapshot {
+            let path = snapshot_path(base, i);
+            match lim.restore_from(&path) {
+                Ok(_) => println!("restored {}", path.display()),
+                Err(SnapshotError::Io {
+                    kind: std::io::ErrorKind::NotFound,
+                    ..
+                }) => {}
+                Err(e) => {
+                    eprintln!("error: --snapshot: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        // Policies are named by their quota; a repeated quota gets its position.
+        let mut policy = Policy::keyed(text, lim.clone());
+        if layer
+            .iter()
+            .flat_map(|l| l.policies())
+            .any(|p| p.name() == policy.name())
+        {
+            policy = Policy::keyed(&format!("{text}-{}", i + 1), lim.clone());
+        }
+        layer = Some(match layer {
+            None => RateLimitLayer::new(policy),
+            Some(l) => l.policy(policy),
+        });
+        limiters.push(lim);
+    }
+    let Some(layer) = layer else {
+        return ExitCode::from(2);
+    };
+    let limiters: Limiters = Arc::new(limiters);
+    let layer = layer
+        .trust_proxies(args.trusted.iter().copied())
+        .exempt_path("/health")
+        .cost(|parts| {
+            if parts.uri.path() != "/batch" {
+                return 1;
+            }
+            // An absent or unparsable cost counts as 1.
+            parts
+                .uri
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("cost=")))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1)
+        });
+    let app = Router::new()
+        .route("/", get(|| async { "hello\n" }))
+        .route(
+            "/batch",
+            get(
+                |Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    format!("batch of {}\n", q.get("cost").map_or("1", String::as_str))
+                },
+            ),
+        )
+        .route("/health", get(|| async { "ok\n" }))
+        .layer(layer);
+
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: --listen {}: {e}", args.listen);
+            return ExitCode::from(2);
+        }
+    };
+    let bound = listener.local_addr().unwrap_or(args.listen);
+    println!("listening on {bound}");
+    let _ = std::io::stdout().flush();
+
+    if let Some(base) = args.snapshot.clone() {
+        let (limiters, base) = (limiters.clone(), base.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(10));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let (l, b) = (limiters.clone(), base.clone());
+                match tokio::task::spawn_blocking(move || save(&l, &b)).await {
+                    Ok(Err(e)) => eprintln!("warning: periodic save failed: {e}"),
+                    Err(e) => eprintln!("warning: periodic save failed: {e}"),
+                    Ok(Ok(())) => {}
+                }
+            }
+        });
+    }
+
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    );
+    tokio::select! {
+        res = server => {
+            if let Err(e) = res {
+                eprintln!("error: server failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        () = shutdown_signal() => {}
+    }
+    if let Some(base) = &args.snapshot {
+        if let Err(e) = save(&limiters, base) {
+            eprintln!("error: final save failed: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!("saved {}", base.display());
+    }
+    ExitCode::SUCCESS
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,265 @@
+//! A named limit the layer enforces, and the all-or-nothing check of a stack of them.
+
+use super::fields::sanitize_name;
+use super::key::Key;
+use crate::backend::StateStore;
+use crate::clock::Clock;
+use crate::decision::Decision;
+use crate::error::InsufficientCapacity;
+use crate::limiter::{DirectLimiter, Limiter};
+use crate::Algorithm;
+use std::fmt;
+use std::sync::Arc;
+
+/// One limiter behind a policy, whatever its clock and store.
+///
+/// Private so that a fallible, asynchronous backend (a remote store) can join as
+/// another implementation or a new [`Backend`] variant without changing the public
+/// [`Policy`].
+trait Check: Send + Sync {
+    fn peek_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity>;
+    fn check_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity>;
+    fn peek(&self, key: &Key) -> Decision;
+    fn algorithm(&self) -> Algorithm;
+}
+
+impl<C, S> Check for Limiter<C, S>
+where
+    C: Clock + Send + Sync,
+    S: StateStore + Send + Sync,
+{
+    fn peek_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        Limiter::peek_n(self, key, n)
+    }
+    fn check_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        Limiter::check_n(self, key, n)
+    }
+    fn peek(&self, key: &Key) -> Decision {
+        Limiter::peek(self, key)
+    }
+    fn algorithm(&self) -> Algorithm {
+        Limiter::algorithm(self)
+    }
+}
+
+impl<C: Clock + Send + Sync> Check for DirectLimiter<C> {
+    fn peek_n(&self, _: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        DirectLimiter::peek_n(self, n)
+    }
+    fn check_n(&self, _: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        DirectLimiter::check_n(self, n)
+    }
+    fn peek(&self, _: &Key) -> Decision {
+        DirectLimiter::peek(self)
+    }
+    fn algorithm(&self) -> Algorithm {
+        DirectLimiter::algorithm(self)
+    }
+}
+
+#[derive(Clone)]
+enum Backend {
+    /// In this process: never fails, never waits.
+    Local(Arc<dyn Check>),
+}
+
+/// A named limit: a keyed [`Limiter`] (one quota per key) or a [`DirectLimiter`]
+/// (one quota for all requests, whatever their key).
+///
+/// The name appears in `RateLimit-Policy`, `RateLimit` and the problem body's
+/// `violated-policies`; it keeps only ASCII letters, digits and `-_.:/` (at most 64).
+#[derive(Clone)]
+pub struct Policy {
+    pub(crate) name: Arc<str>,
+    backend: Backend,
+}
+
+impl Policy {
+    /// A policy giving every key its own quota. Pass an `Arc` to keep a handle (to
+    /// snapshot the limiter, say).
+    pub fn keyed<C, S>(name: &str, limiter: impl Into<Arc<Limiter<C, S>>>) -> Self
+    where
+        C: Clock + Send + Sync + 'static,
+        S: StateStore + Send + Sync + 'static,
+    {
+        let lim: Arc<Limiter<C, S>> = limiter.into();
+        Self::local(name, lim)
+    }
+
+    /// A policy with one quota shared by every request.
+    pub fn global<C>(name: &str, limiter: impl Into<Arc<DirectLimiter<C>>>) -> Self
+    where
+        C: Clock + Send + Sync + 'static,
+    {
+        let lim: Arc<DirectLimiter<C>> = limiter.into();
+        Self::local(name, lim)
+    }
+
+    fn local(name: &str, lim: Arc<dyn Check>) -> Self {
+        Self {
+            name: sanitize_name(name).into(),
+            backend: Backend::Local(lim),
+        }
+    }
+
+    /// The policy's name, as sent in the header fields.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether admitted requests are delayed ([`Algorithm::LeakyBucket`]).
+    pub fn is_shaping(&self) -> bool {
+        self.algorithm() == Algorithm::LeakyBucket
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        match &self.backend {
+            Backend::Local(c) => c.algorithm(),
+        }
+    }
+
+    pub(crate) fn peek_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        match &self.backend {
+            Backend::Local(c) => c.peek_n(key, n),
+        }
+    }
+
+    pub(crate) fn check_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        match &self.backend {
+            Backend::Local(c) => c.check_n(key, n),
+        }
+    }
+
+    pub(crate) fn peek(&self, key: &Key) -> Decision {
+        match &self.backend {
+            Backend::Local(c) => c.peek(key),
+        }
+    }
+
+    fn too_costly(&self, i: usize, key: &Key, error: InsufficientCapacity) -> Verdict {
+        Verdict::TooCostly {
+            policy: i,
+            max: error.max,
+            decision: self.peek(key),
+        }
+    }
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a stack of policies answered for one request.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// Every policy admitted; one decision per policy, in order.
+    Admitted(Vec<Decision>),
+    /// The policies at `violated` denied; `decisions` as for `Admitted`.
+    Denied {
+        decisions: Vec<Decision>,
+        violated: Vec<usize>,
+    },
+    /// The cost exceeds `max`, the most policy `policy` can ever admit;
+    /// `decision` is its peek.
+    TooCostly {
+        policy: usize,
+        max: u32,
+        decision: Decision,
+    },
+}
+
+/// Checks `key` at `cost` against every policy, all or nothing: each policy is
+/// peeked first and nothing is consumed unless all would admit. A race between the
+/// peeks and the checks can deny after an earlier policy consumed, so under
+/// concurrency the stack admits less than each policy alone would, never more.
+pub(crate) fn check_all(policies: &[Policy], key: &Key, cost: u32) -> Verdict {
+    // One policy needs no peek: its own check is all or nothing.
+    if let [only] = policies {
+        return match only.check_n(key, cost) {
+            Ok(d) if d.is_allowed() => Verdict::Admitted(vec![d]),
+            Ok(d) => Verdict::Denied {
+                decisions: vec![d],
+                violated: vec![0],
+            },
+            Err(error) => only.too_costly(0, key, error),
+        };
+    }
+    let mut decisions = Vec::with_capacity(policies.len());
+    for (i, p) in policies.iter().enumerate() {
+        match p.peek_n(key, cost) {
+            Ok(d) => decisions.push(d),
+            Err(error) => return p.too_costly(i, key, error),
+        }
+    }
+    let violated: Vec<usize> = (0..decisions.len())
+        .filter(|&i| !decisions[i].is_allowed())
+        .collect();
+    if !violated.is_empty() {
+        return Verdict::Denied {
+            decisions,
+            violated,
+        };
+    }
+    for (i, p) in policies.iter().enumerate() {
+        match p.check_n(key, cost) {
+            Ok(d) => {
+                decisions[i] = d;
+                if !d.is_allowed() {
+                    return Verdict::Denied {
+                        decisions,
+                        violated: vec![i],
+                    };
+                }
+            }
+            Err(error) => return p.too_costly(i, key, error),
+        }
+    }
+    Verdict::Admitted(decisions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ManualClock, Quota};
+
+    fn keyed(q: &str, clock: &ManualClock) -> Arc<Limiter<ManualClock>> {
+        Arc::new(
+            Limiter::builder(q.parse::<Quota>().unwrap())
+                .capacity(1024)
+                .clock(clock.clone())
+                .build()
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_denial_by_one_policy_consumes_from_none() {
+        let clock = ManualClock::new();
+        let (short, long) = (keyed("2/s", &clock), keyed("3/h", &clock));
+        let stack = [
+            Policy::keyed("short", short.clone()),
+            Policy::keyed("long", long.clone()),
+        ];
+        let k = Key::Global;
+        assert!(matches!(check_all(&stack, &k, 1), Verdict::Admitted(_)));
+        assert!(matches!(check_all(&stack, &k, 1), Verdict::Admitted(_)));
+        match check_all(&stack, &k, 1) {
+            Verdict::Denied { violated, .. } => assert_eq!(violated, [0]),
+            v => panic!("{v:?}"),
+        }
+        // The denial by "short" left "long" one of three: a check would still pass
+        // (and leave none).
+        let d = long.peek(&k);
+        assert!(d.is_allowed());
+        assert_eq!(d.remaining(), 0);
+        assert!(matches!(
+            check_all(&stack, &k, 4),
+            Verdict::TooCostly { policy: 0, .. }
+        ));
+    }
+}

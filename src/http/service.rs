@@ -1,0 +1,279 @@
+//! The per-request work: exempt, key, check, then answer 429 or call through.
+
+use super::denied::{key_error_response, Denied};
+use super::fields::{
+    number_value, ratelimit_value, retry_after_secs, secs_ceil, RATELIMIT, RATELIMIT_POLICY,
+    RETRY_AFTER, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
+};
+use super::layer::Config;
+use super::observe::{log_denied, log_key_error, Metrics};
+use super::policy::{check_all, Verdict};
+use crate::decision::Decision;
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tower_service::Service;
+
+/// The service [`RateLimitLayer`](super::RateLimitLayer) wraps around an inner one.
+#[derive(Clone, Debug)]
+pub struct RateLimit<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: Arc<Config>,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("policies", &self.policies)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every policy's decision for an admitted request, in the request's extensions.
+///
+/// ```
+/// # use ratecell::http::Decisions;
+/// async fn handler(req: http::Request<String>) -> String {
+///     let left = req
+///         .extensions()
+///         .get::<Decisions>()
+///         .and_then(|d| d.most_restrictive())
+///         .map_or(0, |(_, d)| d.remaining());
+///     format!("{left} left")
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Decisions {
+    names: Arc<[Arc<str>]>,
+    decisions: Vec<Decision>,
+}
+
+impl Decisions {
+    /// `(policy name, decision)` for every policy, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Decision)> + '_ {
+        self.names.iter().map(|n| &**n).zip(&self.decisions)
+    }
+
+    /// The decision of the policy named `name`.
+    pub fn get(&self, name: &str) -> Option<&Decision> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, d)| d)
+    }
+
+    /// The policy with the fewest requests remaining (the first of equals).
+    pub fn most_restrictive(&self) -> Option<(&str, &Decision)> {
+        self.iter().min_by_key(|(_, d)| d.remaining())
+    }
+}
+
+/// What to do with a request; a field the response already has is left alone.
+enum Step {
+    /// Exempt: call through untouched.
+    Pass,
+    /// Answer without calling the inner service.
+    Respond(Response<String>),
+    /// Call through after `delay`, then add `fields` to the response.
+    Admit {
+        decisions: Decisions,
+        delay: Duration,
+        fields: Vec<(HeaderName, HeaderValue)>,
+    },
+}
+
+impl<S> RateLimit<S> {
+    pub(crate) fn new(inner: S, config: Arc<Config>, metrics: Metrics) -> Self {
+        Self {
+            inner,
+            shared: Arc::new(Shared { config, metrics }),
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl Shared {
+    fn step(&self, parts: &Parts) -> Step {
+        let c = &*self.config;
+        let client = if c.needs_client_ip() {
+            c.client.resolve(parts)
+        } else {
+            None
+        };
+        if c.is_exempt(parts, client) {
+            self.metrics.exempt();
+            return Step::Pass;
+        }
+        let Some(key) = c.key.extract(parts, client, &c.client) else {
+            self.metrics.key_error();
+            return Step::Respond(match &c.on_key_error {
+                Some(f) => f(parts),
+                None => {
+                    log_key_error();
+                    key_error_response()
+                }
+            });
+        };
+        let cost = c.cost.as_ref().map_or(1, |f| f(parts));
+        let (decisions, violated, never) = match check_all(&c.policies, &key, cost) {
+            Verdict::Admitted(decisions) => {
+                self.metrics.admitted();
+                return self.admit(decisions);
+            }
+            Verdict::Denied {
+                decisions,
+                violated,
+            } => (decisions, violated, None),
+            Verdict::TooCostly {
+                policy,
+                max,
+                decision,
+            } => {
+                let decisions = vec![decision; c.policies.len()];
+                (decisions, vec![policy], Some(max))
+            }
+        };
+        self.metrics.denied(&violated);
+        // The reported policy is the one that makes the client wait longest.
+        let worst = violated
+            .iter()
+            .copied()
+            .max_by_key(|&i| decisions[i].retry_after())
+            .unwrap_or(0);
+        let denied = Denied {
+            violated: violated.iter().map(|&i| c.names[i].clone()).collect(),
+            policy: c.names[worst].clone(),
+            decision: decisions[worst],
+            cost,
+            never,
+        };
+        log_denied(&key, &denied.violated, c.log_keys);
+        let mut res = match &c.on_denied {
+            Some(f) => f(&denied),
+            None => denied.default_response(),
+        };
+        let h = res.headers_mut();
+        if let Some(wait) = denied.retry_after() {
+            set_default(h, RETRY_AFTER, number_value(retry_after_secs(wait)));
+        }
+        self.fields(worst, &decisions[worst], |name, value| {
+            set_default(h, name, value)
+        });
+        Step::Respond(res)
+    }
+
+    fn admit(&self, decisions: Vec<Decision>) -> Step {
+        let c = &*self.config;
+        let delay = if c.shaping {
+            decisions
+                .iter()
+                .map(Decision::delay)
+                .max()
+                .unwrap_or_default()
+        } else {
+            Duration::ZERO
+        };
+        let mut fields = Vec::with_capacity(if c.legacy_fields { 5 } else { 2 });
+        let worst = (0..decisions.len())
+            .min_by_key(|&i| decisions[i].remaining())
+            .unwrap_or(0);
+        if let Some(d) = decisions.get(worst) {
+            self.fields(worst, d, |name, value| fields.push((name, value)));
+        }
+        Step::Admit {
+            decisions: Decisions {
+                names: c.names.clone(),
+                decisions,
+            },
+            delay,
+            fields,
+        }
+    }
+
+    /// `RateLimit-Policy` (every policy), `RateLimit` (policy `i`), and the legacy
+    /// trio if asked.
+    fn fields(&self, i: usize, d: &Decision, mut put: impl FnMut(HeaderName, HeaderValue)) {
+        let c = &*self.config;
+        put(RATELIMIT_POLICY, c.policy_field.clone());
+        put(RATELIMIT, ratelimit_value(&c.names[i], d));
+        if c.legacy_fields {
+            put(X_RATELIMIT_LIMIT, number_value(u64::from(d.limit())));
+            put(
+                X_RATELIMIT_REMAINING,
+                number_value(u64::from(d.remaining())),
+            );
+            put(X_RATELIMIT_RESET, number_value(secs_ceil(d.reset_after())));
+        }
+    }
+}
+
+fn set_default(h: &mut HeaderMap, name: HeaderName, value: HeaderValue) {
+    h.entry(name).or_insert(value);
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<String> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ResBody>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        // The service that was polled ready is the one that is called.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let (parts, body) = req.into_parts();
+        match self.shared.step(&parts) {
+            Step::Pass => Box::pin(inner.call(Request::from_parts(parts, body))),
+            Step::Respond(res) => {
+                let res = res.map(ResBody::from);
+                Box::pin(std::future::ready(Ok(res)))
+            }
+            Step::Admit {
+                decisions,
+                delay,
+                fields,
+            } => {
+                let mut req = Request::from_parts(parts, body);
+                req.extensions_mut().insert(decisions);
+                if delay.is_zero() {
+                    let fut = inner.call(req);
+                    Box::pin(async move { Ok(with_fields(fut.await?, fields)) })
+                } else {
+                    Box::pin(async move {
+                        tokio::time::sleep(delay).await;
+                        Ok(with_fields(inner.call(req).await?, fields))
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn with_fields<B>(mut res: Response<B>, fields: Vec<(HeaderName, HeaderValue)>) -> Response<B> {
+    let h = res.headers_mut();
+    for (name, value) in fields {
+        set_default(h, name, value);
+    }
+    res
+}
