@@ -66,6 +66,7 @@ mod backend;
 mod builder;
 mod cell;
 mod clock;
+mod concurrency;
 mod decision;
 mod error;
 mod limiter;
@@ -84,6 +85,7 @@ pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY};
 #[cfg(feature = "std")]
 pub use clock::CoarseClock;
 pub use clock::{Clock, DefaultClock, ManualClock, Nanos};
+pub use concurrency::{ConcurrencyLimiter, OwnedPermit, Permit};
 pub use decision::{Decision, HeaderValue, Headers};
 pub use error::{BuildError, InsufficientCapacity};
 pub use limiter::{DirectLimiter, Limiter};
