@@ -35,6 +35,12 @@ pub enum BuildError {
     /// store built with a per-key log of the quota's limit (the builder's own
     /// `MemoryStore` is).
     NotKeyed(Algorithm),
+    /// A concurrency limiter needs room for at least one permit.
+    ZeroPermits,
+    /// A concurrency limiter holds at most
+    /// [`ConcurrencyLimiter::MAX_PERMITS`](crate::ConcurrencyLimiter::MAX_PERMITS)
+    /// permits; this many were asked for.
+    TooManyPermits(u32),
 }
 
 impl fmt::Display for BuildError {
@@ -61,6 +67,10 @@ impl fmt::Display for BuildError {
                 )
             }
             Self::NotKeyed(a) => write!(f, "this store cannot hold {a:?} state for keys"),
+            Self::ZeroPermits => write!(f, "a concurrency limit must allow at least 1 permit"),
+            Self::TooManyPermits(n) => {
+                write!(f, "{n} permits is more than a concurrency limiter holds")
+            }
         }
     }
 }

@@ -69,6 +69,7 @@ mod backend;
 mod builder;
 mod cell;
 mod clock;
+mod concurrency;
 mod decision;
 mod error;
 #[cfg(feature = "tower")]
@@ -89,6 +90,7 @@ pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_M
 #[cfg(feature = "std")]
 pub use clock::CoarseClock;
 pub use clock::{Clock, DefaultClock, ManualClock, Nanos};
+pub use concurrency::{ConcurrencyLimiter, OwnedPermit, Permit};
 pub use decision::Decision;
 pub use error::{BuildError, InsufficientCapacity};
 pub use limiter::{DirectLimiter, Limiter};
