@@ -117,7 +117,7 @@ mod tests {
             .clock(ManualClock::new())
             .build()
             .unwrap();
-        lim.check();
+        let _ = lim.check();
         let d = Denied {
             violated: vec!["a".into(), "b".into()],
             policy: "a".into(),
