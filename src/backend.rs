@@ -101,7 +101,10 @@ pub enum Transition {
         /// Live keys evicted to make room for this one.
         evicted: u32,
     },
-    /// No room for this new key until `free_at`.
+    /// No room for this new key: both its groups are full of live keys and the
+    /// policy is `Deny` (a slot frees up at `free_at` at the latest), or, under
+    /// either policy, every candidate slot is another key's claim in progress
+    /// (`free_at` is now: this thread does not wait for those claims).
     Full {
         /// When a slot frees up at the latest.
         free_at: Nanos,

@@ -97,6 +97,10 @@ pub use limiter::{DirectLimiter, Limiter};
 pub use quota::{Quota, QuotaError, MAX_PERIOD};
 #[cfg(all(feature = "std", not(loom)))]
 pub use snapshot::{SnapshotError, SnapshotInfo};
+// The fuzz targets' checks, for the fuzz crate only.
+#[cfg(all(feature = "std", not(loom), fuzzing))]
+#[doc(hidden)]
+pub use snapshot::__fuzz;
 pub use table::stats::Stats;
 pub use table::FullPolicy;
 

@@ -4,7 +4,8 @@
 
 use super::placement::SLOT_BITS;
 use super::slot::{tag_of, Slot};
-use super::{FullPolicy, Outcome, Probe, Table, GROUP_SLOTS};
+use super::{FullPolicy, Probe, Table, GROUP_SLOTS};
+use crate::backend::Transition;
 use crate::clock::Nanos;
 use crate::sync::{AtomicU128, Ordering};
 
@@ -103,7 +104,7 @@ impl Table {
         policy: FullPolicy,
         expires: E,
         admit: A,
-    ) -> Outcome
+    ) -> Transition
     where
         E: Fn(u64) -> Nanos,
         A: Fn(u64) -> Option<u64>,
@@ -120,7 +121,7 @@ impl Table {
         });
         let holds = |s: Slot| s.is_confirmed_for(tag);
         let a = Slot(first.load(Ordering::Acquire));
-        let ran = |seen| Outcome::Ran { seen, evicted: 0 };
+        let ran = |seen| Transition::Ran { seen, evicted: 0 };
         if holds(a) {
             if let Some(seen) = Self::update_owned(first, a, &admit) {
                 return ran(seen);
@@ -215,7 +216,7 @@ impl Table {
         policy: FullPolicy,
         expires: E,
         admit: A,
-    ) -> Outcome
+    ) -> Transition
     where
         E: Fn(u64) -> Nanos,
         A: Fn(u64) -> Option<u64>,
@@ -224,17 +225,17 @@ impl Table {
         loop {
             if let Some((idx, cur)) = self.locate(p) {
                 match Self::update_owned(self.cell(idx), cur, &admit) {
-                    Some(seen) => return Outcome::Ran { seen, evicted },
+                    Some(seen) => return Transition::Ran { seen, evicted },
                     None => continue,
                 }
             }
             if admit(0).is_none() {
                 // A new key that would be denied anyway takes no slot.
-                return Outcome::Ran { seen: 0, evicted };
+                return Transition::Ran { seen: 0, evicted };
             }
             match self.claim(p, now, policy, &expires) {
                 Ok(victims) => evicted += victims,
-                Err(free_at) => return Outcome::Full { free_at },
+                Err(free_at) => return Transition::Full { free_at },
             }
         }
     }

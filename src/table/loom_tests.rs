@@ -117,8 +117,8 @@ fn two_checks_admit_once(t: &Arc<Table>, k: Probe, before: impl FnOnce()) -> usi
             let t = t.clone();
             thread::spawn(
                 move || match t.update_hash(k.hash, NOW, FullPolicy::Deny, never, once) {
-                    Outcome::Ran { seen, .. } => seen == 0,
-                    Outcome::Full { .. } => panic!("room was there"),
+                    Transition::Ran { seen, .. } => seen == 0,
+                    Transition::Full { .. } => panic!("room was there"),
                 },
             )
         })
@@ -249,8 +249,8 @@ fn update_races_reuse_of_the_expired_slot() {
             let evictions = [oa, ob]
                 .iter()
                 .map(|o| match o {
-                    Outcome::Ran { evicted, .. } => *evicted,
-                    Outcome::Full { .. } => 0,
+                    Transition::Ran { evicted, .. } => *evicted,
+                    Transition::Full { .. } => 0,
                 })
                 .sum::<u32>();
             assert_eq!(evictions, 1);
@@ -317,11 +317,11 @@ fn eviction_races_an_update() {
                     assert_eq!(
                         (o1, o2),
                         (
-                            Outcome::Ran {
+                            Transition::Ran {
                                 seen: 50,
                                 evicted: 0
                             },
-                            Outcome::Ran {
+                            Transition::Ran {
                                 seen: 0,
                                 evicted: 1
                             }
@@ -334,11 +334,11 @@ fn eviction_races_an_update() {
                     assert_eq!(
                         (o1, o2),
                         (
-                            Outcome::Ran {
+                            Transition::Ran {
                                 seen: 0,
                                 evicted: 1
                             },
-                            Outcome::Ran {
+                            Transition::Ran {
                                 seen: 0,
                                 evicted: 1
                             }
@@ -381,8 +381,8 @@ fn check_races_reset() {
             let out = checker.join().unwrap();
             assert!(no_pending(&t));
             let history = match (out, t.state_of(&k)) {
-                (Outcome::Ran { seen: 1, .. }, None) => "check first",
-                (Outcome::Ran { seen: 0, .. }, Some(1)) => "reset first",
+                (Transition::Ran { seen: 1, .. }, None) => "check first",
+                (Transition::Ran { seen: 0, .. }, Some(1)) => "reset first",
                 other => panic!("not a linearizable outcome: {other:?}"),
             };
             s2.lock().unwrap().insert(history);

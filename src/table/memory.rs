@@ -1,6 +1,6 @@
 //! `MemoryStore`: the table as a store, without locks.
 
-use super::{FullPolicy, Outcome, Table};
+use super::{FullPolicy, Table};
 use crate::algorithm::sliding_log::LogHead;
 use crate::backend::{Backend, BackendError, LogOp, StateStore, Transition};
 use crate::cell::{LogArena, LogRun};
@@ -252,10 +252,7 @@ impl<C: Clock> StateStore for MemoryStore<C> {
         A: Fn(u64) -> Option<u64>,
     {
         let h = self.table.hash(key);
-        match self.table.update_hash(h, now, self.policy, expires, admit) {
-            Outcome::Ran { seen, evicted } => Transition::Ran { seen, evicted },
-            Outcome::Full { free_at } => Transition::Full { free_at },
-        }
+        self.table.update_hash(h, now, self.policy, expires, admit)
     }
 
     fn state<K: Hash + ?Sized>(&self, key: &K) -> Option<u64> {

@@ -90,7 +90,6 @@ pub(crate) mod stats;
 
 pub(crate) use placement::{random_seeds, Probe};
 
-use crate::clock::Nanos;
 use crate::sync::{AtomicU128, AtomicU64, Ordering};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -138,18 +137,6 @@ impl Group {
             slots: core::array::from_fn(|_| AtomicU128::new(0)),
         }
     }
-}
-
-/// How an update ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// The admission ran against `seen` (and installed its answer, if any).
-    Ran { seen: u64, evicted: u32 },
-    /// No room: both groups are full of live keys and the policy is `Deny` (a slot
-    /// frees up at `free_at` at the latest), or, under either policy, every
-    /// candidate slot is another key's claim in progress (`free_at` is now: those
-    /// claims are seconds from settling, and this thread does not wait for them).
-    Full { free_at: Nanos },
 }
 
 pub(crate) struct Table {

@@ -1,5 +1,6 @@
 //! Unit tests of the table: placement, eviction, identity and claim resolution.
 use super::*;
+use crate::backend::Transition;
 
 const SEEDS: [u64; 4] = [1, 2, 3, 4];
 
@@ -27,7 +28,7 @@ fn a_full_group_evicts_exactly_the_soonest_expiring_key() {
         });
         assert_eq!(
             out,
-            Outcome::Ran {
+            Transition::Ran {
                 seen: 0,
                 evicted: 0
             }
@@ -42,7 +43,7 @@ fn a_full_group_evicts_exactly_the_soonest_expiring_key() {
     );
     assert_eq!(
         out,
-        Outcome::Ran {
+        Transition::Ran {
             seen: 0,
             evicted: 1
         }
@@ -58,12 +59,12 @@ fn a_full_group_evicts_exactly_the_soonest_expiring_key() {
     }
     assert_eq!(
         t2.update(&probes[8], 5, FullPolicy::Deny, expires, |_| Some(500)),
-        Outcome::Full { free_at: 50 }
+        Transition::Full { free_at: 50 }
     );
     // ... and admitted once the states expire, reusing a dead slot.
     assert_eq!(
         t2.update(&probes[8], 50, FullPolicy::Deny, expires, |_| Some(500)),
-        Outcome::Ran {
+        Transition::Ran {
             seen: 0,
             evicted: 0
         }
@@ -77,7 +78,7 @@ fn a_denied_new_key_takes_no_slot() {
     let p = t.probe("k");
     assert_eq!(
         t.update(&p, 0, FullPolicy::Deny, expires, |_| None),
-        Outcome::Ran {
+        Transition::Ran {
             seen: 0,
             evicted: 0
         }
@@ -112,7 +113,7 @@ fn fill_and_place(capacity: usize) -> [f64; 3] {
     for k in 0..capacity as u64 {
         let p = t.probe(&k);
         let out = t.update(&p, 0, FullPolicy::Deny, expires, |_| Some(u64::MAX));
-        assert!(matches!(out, Outcome::Ran { evicted: 0, .. }), "key {k}");
+        assert!(matches!(out, Transition::Ran { evicted: 0, .. }), "key {k}");
         let (idx, s) = t.locate(&p).expect("a key just admitted has a slot");
         let homes = [0, 1].map(|g| p.groups[g] * GROUP_SLOTS + p.home(g));
         let line = |home: usize| idx / (GROUP_SLOTS / 2) == home / (GROUP_SLOTS / 2);
@@ -152,7 +153,7 @@ fn a_pending_claim_left_behind_is_resolved_by_the_next_visitor() {
     let out = t.update(&p, 0, FullPolicy::Deny, expires, |s| Some(s + 7));
     assert_eq!(
         out,
-        Outcome::Ran {
+        Transition::Ran {
             seen: 0,
             evicted: 0
         }
