@@ -1,6 +1,7 @@
 //! Unit tests of the table: placement, eviction, identity and claim resolution.
 use super::*;
 use crate::backend::Transition;
+use crate::clock::Nanos;
 
 const SEEDS: [u64; 4] = [1, 2, 3, 4];
 
