@@ -12,6 +12,8 @@
 //! `scan_near` meet a pending claim and hand over to the full protocol.
 
 use super::*;
+use crate::backend::Transition;
+use crate::clock::Nanos;
 use loom::sync::Arc;
 use loom::thread;
 use std::collections::BTreeSet;
