@@ -18,7 +18,7 @@ macro_rules! used_by_snapshots {
 macro_rules! cfg_fuzzing {
     ($($item:item)*) => {
         $(
-            #[cfg(any(fuzzing, test))]
+            #[cfg(any(fuzzing, all(test, not(loom))))]
             $item
         )*
     };

@@ -2,7 +2,7 @@
 //! started on 127.0.0.1:0, exhausted, stopped with SIGTERM, restarted from its
 //! snapshot and still limited; bad command lines exit 2.
 
-#![cfg(unix)]
+#![cfg(all(unix, not(loom)))]
 
 mod support;
 

@@ -1,6 +1,8 @@
 //! The HTTP layer in a real axum server on 127.0.0.1:0, driven by a real HTTP/1.1
 //! client over TCP.
 
+#![cfg(not(loom))]
+
 mod support;
 
 use axum::routing::get as route_get;

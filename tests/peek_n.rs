@@ -1,5 +1,7 @@
 //! `peek_n(n)` answers exactly what `check_n(n)` would, and consumes nothing.
 
+#![cfg(not(loom))]
+
 use ratecell::{Algorithm, DirectLimiter, Limiter, ManualClock, Quota};
 use std::time::Duration;
 
