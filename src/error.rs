@@ -1,6 +1,6 @@
 //! The errors of the public API.
 
-use crate::algorithm::Algorithm;
+use crate::algorithm::{Algorithm, Unfit};
 use core::fmt;
 
 /// A limiter could not be built from its configuration.
@@ -76,6 +76,22 @@ impl fmt::Display for BuildError {
 }
 
 impl core::error::Error for BuildError {}
+
+impl From<Unfit> for BuildError {
+    fn from(unfit: Unfit) -> Self {
+        match unfit {
+            Unfit::BurstOnWindow(a) => Self::BurstOnWindowAlgorithm(a),
+            Unfit::TooLarge(a) => Self::QuotaTooLargeForAlgorithm(a),
+        }
+    }
+}
+
+impl InsufficientCapacity {
+    /// A cost of `requested` where at most `max` can ever be admitted.
+    pub(crate) fn new(requested: u32, max: u32) -> Self {
+        Self { requested, max }
+    }
+}
 
 /// The request's cost can never be admitted: it exceeds what the limiter can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -66,7 +66,6 @@ mod macros;
 
 mod algorithm;
 mod backend;
-mod builder;
 mod cell;
 mod clock;
 mod concurrency;
@@ -86,14 +85,14 @@ pub mod _guide;
 pub mod snapshot;
 
 pub use algorithm::{Algorithm, MAX_LOG_LIMIT};
-pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_MEMORY};
 #[cfg(feature = "std")]
 pub use clock::CoarseClock;
 pub use clock::{Clock, DefaultClock, ManualClock, Nanos};
 pub use concurrency::{ConcurrencyLimiter, OwnedPermit, Permit};
 pub use decision::Decision;
 pub use error::{BuildError, InsufficientCapacity};
-pub use limiter::{DirectLimiter, Limiter};
+pub use limiter::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_MEMORY};
+pub use limiter::{DirectLimiter, Limiter, Stats};
 pub use quota::{Quota, QuotaError, MAX_PERIOD};
 #[cfg(all(feature = "std", not(loom)))]
 pub use snapshot::{SnapshotError, SnapshotInfo};
@@ -101,7 +100,6 @@ pub use snapshot::{SnapshotError, SnapshotInfo};
 #[cfg(all(feature = "std", not(loom), fuzzing))]
 #[doc(hidden)]
 pub use snapshot::__fuzz;
-pub use table::stats::Stats;
 pub use table::FullPolicy;
 
 /// The header fields a [`Decision`] renders, without an HTTP crate.

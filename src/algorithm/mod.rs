@@ -17,7 +17,6 @@ pub(crate) mod sliding_log;
 
 use crate::clock::Nanos;
 use crate::decision::Decision;
-use crate::error::BuildError;
 use crate::quota::Quota;
 
 /// Which algorithm a limiter runs. All five share one [`Quota`].
@@ -154,10 +153,20 @@ pub(crate) struct Params {
     pub window: Nanos,
 }
 
+/// Why a quota cannot run under an algorithm (the builder reports it as a
+/// `BuildError`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unfit {
+    /// The window algorithms take no burst.
+    BurstOnWindow(Algorithm),
+    /// The packed state cannot hold the quota's numbers.
+    TooLarge(Algorithm),
+}
+
 impl Params {
-    pub(crate) fn new(algorithm: Algorithm, quota: &Quota) -> Result<Self, BuildError> {
+    pub(crate) fn new(algorithm: Algorithm, quota: &Quota) -> Result<Self, Unfit> {
         if algorithm.is_window() && quota.has_explicit_burst() {
-            return Err(BuildError::BurstOnWindowAlgorithm(algorithm));
+            return Err(Unfit::BurstOnWindow(algorithm));
         }
         let limit = u64::from(quota.limit());
         let period = quota.period_nanos();
@@ -169,14 +178,10 @@ impl Params {
         let windows = u128::from((i64::MAX as u64) / period) + 1;
         let fits = |digits: u32| windows * u128::from(radix).pow(digits) <= 1u128 << 64;
         match algorithm {
-            Algorithm::FixedWindow if !fits(1) => {
-                return Err(BuildError::QuotaTooLargeForAlgorithm(algorithm))
-            }
-            Algorithm::SlidingWindowCounter if !fits(2) => {
-                return Err(BuildError::QuotaTooLargeForAlgorithm(algorithm))
-            }
+            Algorithm::FixedWindow if !fits(1) => return Err(Unfit::TooLarge(algorithm)),
+            Algorithm::SlidingWindowCounter if !fits(2) => return Err(Unfit::TooLarge(algorithm)),
             Algorithm::SlidingWindowLog if quota.limit() > MAX_LOG_LIMIT => {
-                return Err(BuildError::QuotaTooLargeForAlgorithm(algorithm))
+                return Err(Unfit::TooLarge(algorithm))
             }
             _ => {}
         }
@@ -197,16 +202,13 @@ impl Params {
         })
     }
 
-    /// A requested cost, checked: `Ok(None)` for 0 (a peek), `Err` if it can never
-    /// be admitted.
-    pub(crate) fn cost(&self, n: u32) -> Result<Option<u64>, crate::error::InsufficientCapacity> {
+    /// A requested cost, checked: `Ok(None)` for 0 (a peek), `Err(max)` if it can
+    /// never be admitted.
+    pub(crate) fn cost(&self, n: u32) -> Result<Option<u64>, u32> {
         let max = self.max_cost();
         match u64::from(n) {
             0 => Ok(None),
-            c if c > max => Err(crate::error::InsufficientCapacity {
-                requested: n,
-                max: max as u32,
-            }),
+            c if c > max => Err(max as u32),
             c => Ok(Some(c)),
         }
     }

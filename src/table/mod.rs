@@ -86,7 +86,6 @@ mod claim;
 pub(crate) mod memory;
 mod placement;
 pub(crate) mod slot;
-pub(crate) mod stats;
 
 pub(crate) use placement::{random_seeds, Probe};
 
