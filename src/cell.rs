@@ -135,6 +135,14 @@ pub(crate) enum LogRun {
 /// Whether owner stamp `a` is newer than `b`. Stamps carry a 7-bit version that
 /// grows with every change of the slot's owner; "newer" is up to 63 steps ahead.
 /// 0 is nobody, older than everyone.
+///
+/// Bound: an ownership's version is two steps past the previous one's (claim and
+/// release), so a check holding a stamp that ended `k` owner changes ago is told
+/// `Stale` for every `k` up to 32; from 33 changes of its slot while it stalls
+/// between reading the slot word and the log head, its stamp looks newer and it
+/// empties the present owner's log, which then has what an eviction of that key
+/// would have left it (its slot and state stay; `raise_state` then fails for the
+/// stale check, which goes again).
 fn newer_owner(a: u64, b: u64) -> bool {
     b == 0 || (1..64).contains(&(a.wrapping_sub(b) & 0x7F))
 }

@@ -5,6 +5,16 @@
 //! standard ones. Nothing else in the crate names `core::sync::atomic` directly.
 //! (The layout follows tokio's `src/loom/`: code written against this module reads
 //! exactly like ordinary atomic code.)
+//!
+//! The loom `AtomicU128` is not the real one. It honours the caller's orderings,
+//! so a missing `Acquire` or `Release` on a log head or a slot word makes a model
+//! fail as it would for a 64-bit atomic, but its loads always read the newest value
+//! (they are read-modify-writes in the model), so it is *stronger* than a real
+//! 128-bit load, which may read an older value: stale reads of 128-bit words are
+//! not explored, and the protocols instead argue that a stale word only makes a
+//! compare-exchange fail or a decision linearize earlier. (A loom mutex, as this
+//! shim was before, is stronger still: it orders every access like `SeqCst` and so
+//! hides every missing ordering.)
 
 #[cfg(not(loom))]
 mod imp {
@@ -87,36 +97,72 @@ mod imp {
         word.wake.notify_all();
     }
 
-    /// loom has no 128-bit atomic; a loom mutex gives the model the same
-    /// linearizable load / store / compare-exchange, and loom still explores every
-    /// interleaving around it.
+    use loom::sync::atomic::AtomicUsize;
+    use std::sync::Mutex;
+    use std::vec::Vec;
+
+    /// loom has no 128-bit atomic, so this one is a real loom atomic over *names*
+    /// of 128-bit values: each distinct value the word ever holds gets one index,
+    /// and a loom word holds the index. Every operation is one loom operation with
+    /// the caller's orderings, so loom's causality tracking follows them (a
+    /// `Relaxed` head load does not acquire the slot writes that a `Release` head
+    /// exchange published); only loads are stronger (see the module docs). A
+    /// compare-exchange of values is exactly one of their names, because naming
+    /// is one-to-one.
     #[derive(Debug)]
-    pub(crate) struct AtomicU128(loom::sync::Mutex<u128>);
+    pub(crate) struct AtomicU128 {
+        name: AtomicUsize,
+        /// The values named so far, by name. A std mutex, invisible to loom: loom
+        /// runs one thread at a time and never switches inside this lock, which is
+        /// held across no loom operation.
+        values: Mutex<Vec<u128>>,
+    }
 
     impl AtomicU128 {
         pub(crate) fn new(v: u128) -> Self {
-            Self(loom::sync::Mutex::new(v))
+            Self {
+                name: AtomicUsize::new(0),
+                values: Mutex::new(std::vec![v]),
+            }
         }
-        pub(crate) fn load(&self, _order: Ordering) -> u128 {
-            *self.0.lock().unwrap()
+
+        /// The name of `v`, naming it first if it is new.
+        fn name_of(&self, v: u128) -> usize {
+            let mut values = self.values.lock().unwrap();
+            values.iter().position(|&x| x == v).unwrap_or_else(|| {
+                values.push(v);
+                values.len() - 1
+            })
         }
-        pub(crate) fn store(&self, v: u128, _order: Ordering) {
-            *self.0.lock().unwrap() = v;
+
+        fn value(&self, name: usize) -> u128 {
+            self.values.lock().unwrap()[name]
         }
+
+        /// Reads the newest value (see the module docs), with `order`'s
+        /// synchronization: an RMW that writes back what it read, which continues
+        /// the release sequence of the store it read and so acquires exactly what a
+        /// load of that store would.
+        pub(crate) fn load(&self, order: Ordering) -> u128 {
+            self.value(self.name.fetch_add(0, order))
+        }
+
+        pub(crate) fn store(&self, v: u128, order: Ordering) {
+            self.name.store(self.name_of(v), order);
+        }
+
         pub(crate) fn compare_exchange(
             &self,
             current: u128,
             new: u128,
-            _success: Ordering,
-            _failure: Ordering,
+            success: Ordering,
+            failure: Ordering,
         ) -> Result<u128, u128> {
-            let mut guard = self.0.lock().unwrap();
-            if *guard == current {
-                *guard = new;
-                Ok(current)
-            } else {
-                Err(*guard)
-            }
+            let (current, new) = (self.name_of(current), self.name_of(new));
+            self.name
+                .compare_exchange(current, new, success, failure)
+                .map(|n| self.value(n))
+                .map_err(|n| self.value(n))
         }
     }
 }

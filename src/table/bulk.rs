@@ -67,8 +67,8 @@ impl Table {
                 // From the old word, so the version keeps moving (ABA).
                 let new = self.load(idx).claimed_by(tag).confirmed().with_state(state);
                 before(idx, Some((new, payload)));
-                // Release: a check that sees the word sees what `before` wrote and the
-                // seeds adopted before the pass.
+                // Release: this word does publish other memory: a check that sees it
+                // sees what `before` wrote (the slot's log) and the seeds.
                 self.cell(idx).store(new.0, Ordering::Release);
                 next = idx + 1;
             }

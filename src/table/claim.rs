@@ -189,7 +189,8 @@ impl Table {
             let Some(next) = admit(cur.state()) else {
                 return Some(cur.state());
             };
-            // AcqRel / Acquire: as in `cas`.
+            // AcqRel / Acquire: as in `cas` (the state is in the word, nothing
+            // else is published).
             match cell.compare_exchange(
                 cur.0,
                 cur.with_state(next).0,

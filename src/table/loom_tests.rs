@@ -520,3 +520,126 @@ fn log_read_races_an_admission_that_laps_the_ring() {
     });
     explored(&seen, &["read before", "read after"]);
 }
+
+/// `purge_expired` races a new key's claim of the one dead slot (key V's, expired;
+/// the other slot holds a live key): the new key ends in that slot, admitted once,
+/// and the purge counts V exactly when it emptied the slot before the claim took it.
+#[test]
+fn purge_races_a_claim_of_the_expired_slot() {
+    for read_both_homes in [false, true] {
+        let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+        let s2 = seen.clone();
+        loom::model(move || {
+            let t = Arc::new(table(1, read_both_homes));
+            let dead = home_of(&t, 1);
+            let v = plant(&t, 2, dead, 5); // expired at NOW
+            let live = plant(&t, 3, 1 - dead, 500);
+            let k = t.probe(&1u64);
+            let purger = {
+                let t = t.clone();
+                thread::spawn(move || t.purge_expired(NOW, expires))
+            };
+            let checker = {
+                let t = t.clone();
+                thread::spawn(move || {
+                    t.update_hash(k.hash, NOW, FullPolicy::Deny, expires, refresh)
+                })
+            };
+            let purged = purger.join().unwrap();
+            let out = checker.join().unwrap();
+            assert_eq!(
+                out,
+                Transition::Ran {
+                    seen: 0,
+                    evicted: 0
+                }
+            );
+            assert_eq!(owners(&t, &k), [(dead, t.load(dead))]);
+            assert_eq!(t.load(dead).state(), NOW + 100);
+            assert!(owners(&t, &v).is_empty());
+            assert_eq!(owners(&t, &live).len(), 1);
+            assert!(no_pending(&t));
+            let history = match purged {
+                1 => "purge first",
+                0 => "claim first",
+                n => panic!("purged {n}"),
+            };
+            s2.lock().unwrap().insert(history);
+        });
+        explored(&seen, &["purge first", "claim first"]);
+    }
+}
+
+/// `clear` races a check of a key whose quota is spent, at its home in a table of
+/// one group: the check lands before the clear (denied; the key is gone) or after
+/// it (admitted once; the key is back with its one admission).
+#[test]
+fn clear_races_a_check() {
+    for read_both_homes in [false, true] {
+        let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+        let s2 = seen.clone();
+        loom::model(move || {
+            let t = Arc::new(table(1, read_both_homes));
+            let k = plant(&t, 1, home_of(&t, 1), 1);
+            let clearer = {
+                let t = t.clone();
+                thread::spawn(move || t.clear())
+            };
+            let checker = {
+                let t = t.clone();
+                thread::spawn(move || t.update_hash(k.hash, NOW, FullPolicy::Deny, never, once))
+            };
+            clearer.join().unwrap();
+            let out = checker.join().unwrap();
+            assert!(no_pending(&t));
+            assert!(owners(&t, &k).len() <= 1);
+            let history = match (out, t.state_of(&k)) {
+                (Transition::Ran { seen: 1, .. }, None) => "check first",
+                (Transition::Ran { seen: 0, .. }, Some(1)) => "clear first",
+                other => panic!("not a linearizable outcome: {other:?}"),
+            };
+            s2.lock().unwrap().insert(history);
+        });
+        explored(&seen, &["check first", "clear first"]);
+    }
+}
+
+/// A restore's table pass (`replace_all`) installs key K, its quota spent, at its
+/// home while a check of K (absent before) runs: the check lands before the
+/// restore (admitted, then overwritten by the restored state) or after it (denied),
+/// and K ends in exactly one slot either way.
+#[test]
+fn restore_races_a_check_of_a_key_it_installs() {
+    for read_both_homes in [false, true] {
+        let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+        let s2 = seen.clone();
+        loom::model(move || {
+            let t = Arc::new(table(1, read_both_homes));
+            let k = t.probe(&1u64);
+            let home = home_of(&t, 1);
+            let restorer = {
+                let t = t.clone();
+                thread::spawn(move || {
+                    t.replace_all(core::iter::once((home, k.tag, 1, ())), |_, _| {})
+                })
+            };
+            let checker = {
+                let t = t.clone();
+                thread::spawn(move || t.update_hash(k.hash, NOW, FullPolicy::Deny, never, once))
+            };
+            restorer.join().unwrap();
+            let out = checker.join().unwrap();
+            assert!(no_pending(&t));
+            let own = owners(&t, &k);
+            assert_eq!(own.len(), 1, "one slot: {own:?}");
+            assert_eq!((own[0].0, own[0].1.state()), (home, 1));
+            let history = match out {
+                Transition::Ran { seen: 0, .. } => "check first",
+                Transition::Ran { seen: 1, .. } => "restore first",
+                other => panic!("not a linearizable outcome: {other:?}"),
+            };
+            s2.lock().unwrap().insert(history);
+        });
+        explored(&seen, &["check first", "restore first"]);
+    }
+}

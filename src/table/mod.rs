@@ -222,15 +222,17 @@ impl Table {
 
     #[inline]
     fn load(&self, idx: usize) -> Slot {
-        // Acquire: a slot claimed or confirmed by another thread is seen with
-        // everything that thread did before (its resolution scan).
+        // Acquire: the word publishes other memory only from a restore (the slot's
+        // log and the seeds, see `replace_all`); tag, version and state are the one
+        // word, so claims and checks publish nothing through it.
         Slot(self.cell(idx).load(Ordering::Acquire))
     }
 
     #[inline]
     fn cas(&self, idx: usize, from: Slot, to: Slot) -> Result<(), Slot> {
-        // AcqRel: every transition both publishes (claims, confirmations) and
-        // depends on (resolution, retries) what other threads did to the key.
+        // AcqRel: a transition publishes no other memory (claims are resolved by
+        // the RMWs' single order, see `load_latest`), so the Acquire side only
+        // keeps a transition after a restore's log and seeds, like `load`.
         self.cell(idx)
             .compare_exchange(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)
             .map(|_| ())

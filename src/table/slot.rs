@@ -12,6 +12,16 @@
 //! it), so a thread holding a stale copy of a slot can never make a
 //! compare-exchange succeed against a slot that changed hands and came back (ABA)
 //! unless 128 bumps (64 claim-and-release cycles) happened in between.
+//!
+//! Why the wrap is harmless: every compare-exchange compares the whole word, so a
+//! stale copy succeeds only if, after a multiple of 64 such cycles of this one
+//! slot while its thread held the copy, the slot holds exactly that word again:
+//! the same tag, pending bit and state. Then the transition is judged on the
+//! slot's present value, and is one any thread may make from it (update the
+//! owner's state, resolve a pending claim of that key, claim an empty or dead
+//! slot). `raise_state` compares tag and version only: it can wrongly succeed
+//! only after 64 cycles that end with the same key back at the same version,
+//! and the cost is one admission of that key counted against a log it lost.
 
 /// Bits of the slot's tag field: 55 bits of the key's hash and a marker bit (so
 /// a tag is never 0). The first candidate group comes from the hash's high bits,

@@ -1,4 +1,5 @@
 //! Unit tests of the table: placement, eviction, identity and claim resolution.
+use super::slot::tag_of;
 use super::*;
 use crate::backend::Transition;
 use crate::clock::Nanos;
@@ -172,4 +173,105 @@ fn a_pending_claim_left_behind_is_resolved_by_the_next_visitor() {
     assert_eq!(owners(&t, &q), 1);
     assert_eq!(t.load(a).tag(), q.tag);
     assert!(!t.load(a).is_pending());
+}
+
+/// Four threads count into two keys of a one-group table and take the counts out
+/// by removing the keys, so the slots change owner thousands of times (the 7-bit
+/// version wraps many times over) while the other threads hold stale copies of
+/// them between their reads and their compare-exchanges: every increment is
+/// counted exactly once.
+#[test]
+fn stale_copies_across_version_wraps_lose_no_update() {
+    use std::sync::atomic::{AtomicU64 as Count, Ordering::Relaxed};
+    const THREADS: u64 = 4;
+    const ROUNDS: u64 = 20_000;
+    let t = Table::with_groups(1, SEEDS).unwrap();
+    let keys: Vec<Probe> = (0..2u64).map(|k| t.probe(&k)).collect();
+    let (taken, removals) = (Count::new(0), Count::new(0));
+    std::thread::scope(|s| {
+        for i in 0..THREADS {
+            let (t, keys, taken, removals) = (&t, &keys, &taken, &removals);
+            s.spawn(move || {
+                for r in 0..ROUNDS {
+                    let p = &keys[((i + r) % 2) as usize];
+                    let out = t.update(p, 0, FullPolicy::Deny, |_| Nanos::MAX, |s| Some(s + 1));
+                    assert!(matches!(out, Transition::Ran { .. }), "{out:?}");
+                    if r % 3 != i % 3 {
+                        continue;
+                    }
+                    // A removal that takes the count it removed.
+                    while let Some((idx, s)) = t.locate(p) {
+                        if t.cas(idx, s, s.emptied()).is_ok() {
+                            taken.fetch_add(s.state(), Relaxed);
+                            removals.fetch_add(1, Relaxed);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let left: u64 = keys.iter().map(|p| t.state_of(p).unwrap_or(0)).sum();
+    assert_eq!(taken.load(Relaxed) + left, THREADS * ROUNDS);
+    // More than 128 owner changes of some one of the group's slots.
+    assert!(removals.load(Relaxed) > 128 * GROUP_SLOTS as u64);
+    assert!(no_pending_left(&t));
+}
+
+fn no_pending_left(t: &Table) -> bool {
+    (0..t.slot_count()).all(|i| !t.load(i).is_pending())
+}
+
+/// A stale copy of a slot word, tried after each of 300 claim-and-release cycles
+/// of the slot by other keys and then by its own key again: its compare-exchange
+/// succeeds only when the slot holds exactly the copied word (the same owner, at
+/// the same version, with the same state), and `raise_state` from the stale copy
+/// only when the owner is the copy's at the same version.
+#[test]
+fn a_stale_copy_succeeds_only_against_its_exact_word() {
+    let t = Table::with_groups(1, SEEDS).unwrap();
+    let k = t.probe("k");
+    let other = t.probe("other");
+    let idx = 0;
+    let stale = t.load(idx).claimed_by(k.tag).confirmed().with_state(7);
+    t.cell(idx).store(stale.0, Ordering::SeqCst);
+    for cycle in 1..=300u32 {
+        // Another key takes the slot and leaves; then `k` comes back with state 7.
+        let cur = t.load(idx);
+        t.cas(idx, cur, cur.emptied()).unwrap();
+        let cur = t.load(idx);
+        let owner = if cycle % 3 == 0 { k.tag } else { other.tag };
+        t.cas(idx, cur, cur.claimed_by(owner).confirmed().with_state(7))
+            .unwrap();
+        let now = t.load(idx);
+        let same = now == stale;
+        // Two bumps a cycle: the word recurs every 64 cycles, if `k` owns it then.
+        assert_eq!(same, cycle % 64 == 0 && owner == k.tag, "cycle {cycle}");
+        assert_eq!(t.raise_state(idx, stale, 7), same, "cycle {cycle}");
+        assert_eq!(t.cas(idx, stale, stale).is_ok(), same, "cycle {cycle}");
+    }
+}
+
+/// A keyed log's owner stamps: a check holding the stamp of an ownership that
+/// ended `k` owner changes ago (two version steps each) is told `Stale` for every
+/// `k` up to 32, and from 33 on its stamp looks newer, which is the bound that
+/// `newer_owner` documents.
+#[test]
+fn a_stale_log_stamp_is_refused_for_32_owner_changes() {
+    use crate::algorithm::{Algorithm, Params};
+    use crate::cell::{LogCell, LogRun};
+    let quota = crate::Quota::new(2, core::time::Duration::from_nanos(1_000)).unwrap();
+    let p = Params::new(Algorithm::SlidingWindowLog, &quota).unwrap();
+    let me = Slot(0).claimed_by(tag_of(1)).confirmed();
+    for k in 1..=40 {
+        let log = LogCell::new(2);
+        let mut owner = me;
+        for _ in 0..k {
+            owner = owner.emptied().claimed_by(tag_of(2)).confirmed();
+        }
+        let run = |s: Slot| log.log().run(&p, 10, 1, true, s.owner_stamp(), false);
+        assert!(matches!(run(owner), LogRun::Done(d, Some(10)) if d.allowed));
+        let stale = matches!(run(me), LogRun::Stale);
+        assert_eq!(stale, k <= 32, "{k} owner changes");
+    }
 }
