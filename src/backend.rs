@@ -5,9 +5,8 @@
 //! fixed-capacity table; the keyed [`Limiter`](crate::Limiter) is generic over its
 //! `StateStore` (monomorphized: no `dyn` on the hot path).
 
-use crate::algorithm::Params;
 use crate::clock::Nanos;
-use crate::decision::Decision;
+use crate::table::KeyedLogs;
 use core::fmt;
 use core::hash::Hash;
 use core::time::Duration;
@@ -130,27 +129,9 @@ pub trait StateStore: Send + Sync {
     /// Forgets the key; whether it had a state.
     fn forget<K: Hash + ?Sized>(&self, key: &K) -> bool;
 
-    /// Runs a sliding-window-log check, for stores that keep a log per key: the
-    /// decision and how many live keys were evicted to make room (`None`: this
-    /// store keeps no logs, and the builder refuses the algorithm).
-    #[doc(hidden)]
-    fn log_check<K: Hash + ?Sized>(&self, _key: &K, _op: LogOp<'_>) -> Option<(Decision, u32)> {
+    /// The per-key logs a keyed sliding-window log runs on, for a store that
+    /// keeps them (`None` by default: the builder then refuses that algorithm).
+    fn keyed_logs(&self) -> Option<KeyedLogs<'_>> {
         None
     }
-
-    /// The largest limit whose per-key log this store holds (0: none).
-    #[doc(hidden)]
-    fn log_limit(&self) -> u64 {
-        0
-    }
-}
-
-/// A sliding-window-log check handed to a store (opaque outside the crate).
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug)]
-pub struct LogOp<'a> {
-    pub(crate) params: &'a Params,
-    pub(crate) now: Nanos,
-    pub(crate) cost: u64,
-    pub(crate) commit: bool,
 }

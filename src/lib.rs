@@ -112,10 +112,9 @@ pub mod headers {
 /// ancestor's backends ([`Backend`](store::Backend)), and the in-memory store that
 /// implements both ([`MemoryStore`](store::MemoryStore)).
 pub mod store {
-    #[doc(hidden)]
-    pub use crate::backend::LogOp;
     pub use crate::backend::{Backend, BackendError, StateStore, Transition};
     pub use crate::table::memory::MemoryStore;
+    pub use crate::table::KeyedLogs;
 }
 
 /// Whether every check is lock-free on this machine.

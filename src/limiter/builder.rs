@@ -159,7 +159,9 @@ impl<C: Clock> LimiterBuilder<C> {
     /// then the store's business).
     pub fn build_on<S: StateStore>(self, store: S) -> Result<Limiter<C, S>, BuildError> {
         let params = Params::new(self.algorithm, &self.quota)?;
-        if params.algorithm == Algorithm::SlidingWindowLog && store.log_limit() != params.limit {
+        if params.algorithm == Algorithm::SlidingWindowLog
+            && store.keyed_logs().map(|l| l.limit()) != Some(params.limit)
+        {
             return Err(BuildError::NotKeyed(params.algorithm));
         }
         if self.capacity == 0 {

@@ -1,7 +1,8 @@
 //! `Limiter`: one state per key, in a store (the lock-free table by default).
 
 use crate::algorithm::{Algorithm, Counter, Fixed, Gcra, Params, WordAlgorithm};
-use crate::backend::{LogOp, StateStore, Transition};
+use crate::backend::{StateStore, Transition};
+use crate::cell::LogMode;
 use crate::clock::{Clock, DefaultClock, Nanos};
 use crate::decision::Decision;
 use crate::error::InsufficientCapacity;
@@ -109,7 +110,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
     pub fn peek<K: Hash + ?Sized>(&self, key: &K) -> Decision {
         let now = self.clock.now();
         if self.params.algorithm == Algorithm::SlidingWindowLog {
-            return self.log(key, now, 1, false);
+            return self.log(key, now, 1, LogMode::Peek);
         }
         let state = self.store.state(key).unwrap_or(0);
         self.params.decide_word(state, now, 1).1
@@ -131,7 +132,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
         };
         let now = self.clock.now();
         if self.params.algorithm == Algorithm::SlidingWindowLog {
-            return Ok(self.log(key, now, cost, false));
+            return Ok(self.log(key, now, cost, LogMode::Peek));
         }
         let state = self.store.state(key).unwrap_or(0);
         Ok(self.params.decide_word(state, now, cost).1)
@@ -186,30 +187,23 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
             Algorithm::TokenBucket | Algorithm::LeakyBucket => self.run::<Gcra, K>(key, now, cost),
             Algorithm::FixedWindow => self.run::<Fixed, K>(key, now, cost),
             Algorithm::SlidingWindowCounter => self.run::<Counter, K>(key, now, cost),
-            _ => self.log(key, now, cost, true),
+            _ => self.log(key, now, cost, LogMode::Check),
         };
         self.counters.count(d.allowed);
         d
     }
 
     #[inline(never)]
-    fn log<K: Hash + ?Sized>(&self, key: &K, now: Nanos, cost: u64, commit: bool) -> Decision {
-        let op = LogOp {
-            params: &self.params,
-            now,
-            cost,
-            commit,
+    fn log<K: Hash + ?Sized>(&self, key: &K, now: Nanos, cost: u64, mode: LogMode) -> Decision {
+        // The builder only builds the log on stores that keep logs.
+        let Some(logs) = self.store.keyed_logs() else {
+            return self.params.blank_decision(false);
         };
-        match self.store.log_check(key, op) {
-            Some((d, evicted)) => {
-                if evicted > 0 {
-                    self.counters.evicted(evicted);
-                }
-                d
-            }
-            // The builder only builds the log on stores that keep logs.
-            None => self.params.blank_decision(false),
+        let (d, evicted) = logs.check(key, &self.params, now, cost, mode);
+        if evicted > 0 {
+            self.counters.evicted(evicted);
         }
+        d
     }
 
     #[inline(always)]

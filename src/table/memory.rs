@@ -1,11 +1,10 @@
 //! `MemoryStore`: the table as a store, without locks.
 
+use super::KeyedLogs;
 use super::{FullPolicy, Table};
-use crate::algorithm::sliding_log::LogHead;
-use crate::backend::{Backend, BackendError, LogOp, StateStore, Transition};
-use crate::cell::{LogArena, LogRun};
+use crate::backend::{Backend, BackendError, StateStore, Transition};
+use crate::cell::LogArena;
 use crate::clock::{duration_to_nanos, Clock, DefaultClock, Nanos};
-use crate::decision::Decision;
 use crate::error::BuildError;
 use core::hash::Hash;
 use core::time::Duration;
@@ -263,74 +262,8 @@ impl<C: Clock> StateStore for MemoryStore<C> {
         self.table.remove(&self.table.probe(key))
     }
 
-    /// The keyed sliding-window log. The slot's state word is `1 + the newest
-    /// entry's time` (so expiry and eviction work as for any state), and the slot's
-    /// log is stamped with its owner: a new owner adopts (empties) the log, and a
-    /// thread whose view of the owner is stale finds out and looks again. An
-    /// admission is linearized at the slot-word CAS that raises the state (which
-    /// fails if the slot changed hands), not at the log's head CAS.
-    fn log_check<K: Hash + ?Sized>(&self, key: &K, op: LogOp<'_>) -> Option<(Decision, u32)> {
+    fn keyed_logs(&self) -> Option<KeyedLogs<'_>> {
         let logs = self.logs.as_ref()?;
-        let p = op.params;
-        let probe = self.table.probe(key);
-        let expires = |s: u64| s.saturating_add(p.period - 1);
-        let mut force = None;
-        loop {
-            let found = if op.commit {
-                match self
-                    .table
-                    .locate_or_claim(&probe, op.now, self.policy, expires)
-                {
-                    Ok(found) => Some(found),
-                    Err(free_at) => {
-                        let mut d = p.blank_decision(false);
-                        d.retry_after = free_at.saturating_sub(op.now).max(1);
-                        d.reset_after = d.retry_after;
-                        return Some((d, 0));
-                    }
-                }
-            } else {
-                self.table.locate(&probe).map(|(idx, s)| (idx, s, 0))
-            };
-            let Some((idx, slot, evicted)) = found else {
-                // Peek at a key without a log: an empty one.
-                let empty = LogHead::default();
-                let d = crate::algorithm::sliding_log::decide(
-                    p,
-                    empty,
-                    logs.at(0).slots,
-                    op.now,
-                    op.cost,
-                )
-                .1;
-                return Some((d, 0));
-            };
-            let forced = force == Some(slot.meta());
-            match logs
-                .at(idx)
-                .run(p, op.now, op.cost, op.commit, slot.owner_stamp(), forced)
-            {
-                LogRun::Done(d, stamped) => {
-                    // An admission counts once the slot still proves ours: had the
-                    // slot (expired) passed to another key meanwhile, that key adopts
-                    // the log and wipes our entry, so we must go again elsewhere.
-                    // The slot word's CAS orders the two: a claim of the slot from
-                    // its expired word fails once we have raised it.
-                    if let Some(t) = stamped {
-                        if !self.table.raise_state(idx, slot, t.saturating_add(1)) {
-                            continue;
-                        }
-                    }
-                    return Some((d, evicted));
-                }
-                // Looked newer: if the slot is still ours after all, the stamps
-                // wrapped; take the log over on the next pass.
-                LogRun::Stale => force = Some(slot.meta()),
-            }
-        }
-    }
-
-    fn log_limit(&self) -> u64 {
-        self.logs.as_ref().map_or(0, |l| l.limit() as u64)
+        Some(KeyedLogs::new(&self.table, logs, self.policy))
     }
 }

@@ -83,10 +83,12 @@
 
 mod bulk;
 mod claim;
+mod logs;
 pub(crate) mod memory;
 mod placement;
 pub(crate) mod slot;
 
+pub use logs::KeyedLogs;
 pub(crate) use placement::{random_seeds, Probe};
 
 use crate::sync::{AtomicU128, AtomicU64, Ordering};

@@ -259,7 +259,7 @@ fn a_stale_copy_succeeds_only_against_its_exact_word() {
 #[test]
 fn a_stale_log_stamp_is_refused_for_32_owner_changes() {
     use crate::algorithm::{Algorithm, Params};
-    use crate::cell::{LogCell, LogRun};
+    use crate::cell::{LogCell, LogMode, LogRun, Ownership};
     let quota = crate::Quota::new(2, core::time::Duration::from_nanos(1_000)).unwrap();
     let p = Params::new(Algorithm::SlidingWindowLog, &quota).unwrap();
     let me = Slot(0).claimed_by(tag_of(1)).confirmed();
@@ -269,7 +269,16 @@ fn a_stale_log_stamp_is_refused_for_32_owner_changes() {
         for _ in 0..k {
             owner = owner.emptied().claimed_by(tag_of(2)).confirmed();
         }
-        let run = |s: Slot| log.log().run(&p, 10, 1, true, s.owner_stamp(), false);
+        let run = |s: Slot| {
+            log.log().run(
+                &p,
+                10,
+                1,
+                LogMode::Check,
+                s.owner_stamp(),
+                Ownership::AsStamped,
+            )
+        };
         assert!(matches!(run(owner), LogRun::Done(d, Some(10)) if d.allowed));
         let stale = matches!(run(me), LogRun::Stale);
         assert_eq!(stale, k <= 32, "{k} owner changes");

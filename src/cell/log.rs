@@ -1,9 +1,5 @@
-//! Cells: where a state lives and how it changes atomically. Nothing else.
-//!
-//! A cell never knows which algorithm it runs: it hands the state it read to a pure
-//! function and installs the answer with a compare-exchange. The function may run
-//! more than once (a failed exchange retries with the value that beat it), which is
-//! why the algorithms are pure.
+//! The sliding-window log's cell: a 128-bit head and a ring of timestamps, updated
+//! without locks by claiming on the head and helping with the slot writes.
 
 use crate::algorithm::sliding_log::{self, LogHead, LogSlots};
 use crate::algorithm::Params;
@@ -12,68 +8,6 @@ use crate::decision::Decision;
 use crate::sync::{AtomicU128, AtomicU64, Ordering};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-
-/// One 64-bit state word (token bucket, leaky bucket, both window counters).
-///
-/// Protocol: load; decide; if allowed, compare-exchange the new word in. A denied
-/// request never writes, so a hot key that is over its limit costs readers nothing
-/// but a shared cache line. On a lost race the retry starts from the value the
-/// exchange returned: no extra load, and every retry means another thread's check
-/// succeeded (lock-free). The state word publishes no other memory, so every access
-/// is `Relaxed`: single-location coherence and the atomicity of the exchange are all
-/// the protocol needs.
-#[derive(Debug, Default)]
-pub(crate) struct WordCell {
-    state: AtomicU64,
-}
-
-impl WordCell {
-    pub(crate) fn new(state: u64) -> Self {
-        Self {
-            state: AtomicU64::new(state),
-        }
-    }
-
-    /// Runs `admit` against the current state until its answer is installed (or it
-    /// answers "no change"); returns the state that the final attempt saw.
-    #[inline(always)]
-    pub(crate) fn update<F>(&self, admit: F) -> u64
-    where
-        F: Fn(u64) -> Option<u64>,
-    {
-        // Relaxed: the word is the whole state (see the type's docs).
-        let mut current = self.state.load(Ordering::Relaxed);
-        loop {
-            let Some(next) = admit(current) else {
-                return current;
-            };
-            // Relaxed both ways: see the type's docs. Weak: a spurious failure only
-            // costs one more pass, and on LL/SC machines weak is the cheaper loop.
-            match self.state.compare_exchange_weak(
-                current,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return current,
-                Err(actual) => current = actual,
-            }
-        }
-    }
-
-    /// The current state.
-    #[inline]
-    pub(crate) fn load(&self) -> u64 {
-        // Relaxed: see the type's docs.
-        self.state.load(Ordering::Relaxed)
-    }
-
-    /// Replaces the state (reset stores 0: "no state").
-    pub(crate) fn store(&self, state: u64) {
-        // Relaxed: see the type's docs.
-        self.state.store(state, Ordering::Relaxed);
-    }
-}
 
 /// The sliding-window log: a 128-bit [`LogHead`] and a ring of `L` timestamp slots.
 ///
@@ -121,6 +55,25 @@ impl LogSlots for [AtomicU64] {
         self.get(i as usize)
             .map_or(0, |s| s.load(Ordering::Acquire))
     }
+}
+
+/// Whether a log check consumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogMode {
+    /// Admit the cost if it fits.
+    Check,
+    /// Answer what a check would, changing nothing.
+    Peek,
+}
+
+/// What the caller knows of its claim to the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ownership {
+    /// Only the stamp read from its slot: a log stamped newer is someone else's.
+    AsStamped,
+    /// It has just seen that it still owns the slot, so a stamp that looks newer
+    /// only means that the 7-bit versions wrapped.
+    Verified,
 }
 
 /// How a log check ended.
@@ -187,18 +140,17 @@ impl LogRef<'_> {
         }
     }
 
-    /// Checks cost `n` at `now` (admitting it if `commit`) as owner `owner`. A log
-    /// stamped by an older owner is adopted (emptied) first; by a newer one: `Stale`
-    /// (unless `force`: the caller has just seen that it still owns the slot, so the
-    /// stamp only looks newer because the 7-bit versions wrapped).
+    /// Checks cost `n` at `now` (admitting it under `LogMode::Check`) as owner
+    /// `owner`. A log stamped by an older owner is adopted (emptied) first; by a
+    /// newer one: `Stale`, unless the ownership is `Verified`.
     pub(crate) fn run(
         &self,
         p: &Params,
         now: Nanos,
         n: u64,
-        commit: bool,
+        mode: LogMode,
         owner: u64,
-        force: bool,
+        ownership: Ownership,
     ) -> LogRun {
         // Acquire: the slot writes completed before this head was installed are
         // visible to the slot reads that follow.
@@ -206,10 +158,10 @@ impl LogRef<'_> {
         loop {
             let mut head = LogHead::unpack(word);
             if head.owner != owner {
-                if !force && !newer_owner(owner, head.owner) {
+                if ownership == Ownership::AsStamped && !newer_owner(owner, head.owner) {
                     return LogRun::Stale;
                 }
-                if !commit {
+                if mode == LogMode::Peek {
                     // A peek: the log is ours to adopt, so as good as empty.
                     let empty = head.adopted(owner);
                     return LogRun::Done(sliding_log::decide(p, empty, self.slots, now, n).1, None);
@@ -234,7 +186,7 @@ impl LogRef<'_> {
             self.complete(word);
             let (next, decision) = sliding_log::decide(p, head, self.slots, now, n);
             match next {
-                Some(next) if commit => {
+                Some(next) if mode == LogMode::Check => {
                     // AcqRel: Release publishes our completion of `head` to whoever
                     // reads `next`; Acquire (also on failure) for the retry's reads.
                     match self.head.compare_exchange(
@@ -372,8 +324,8 @@ impl LogCell {
         }
     }
 
-    fn run(&self, p: &Params, now: Nanos, n: u64, commit: bool) -> Decision {
-        match self.as_ref().run(p, now, n, commit, 0, false) {
+    fn run(&self, p: &Params, now: Nanos, n: u64, mode: LogMode) -> Decision {
+        match self.as_ref().run(p, now, n, mode, 0, Ownership::AsStamped) {
             LogRun::Done(d, _) => d,
             // A direct log has one owner, 0, forever.
             LogRun::Stale => p.blank_decision(false),
@@ -381,15 +333,15 @@ impl LogCell {
     }
 
     pub(crate) fn check(&self, p: &Params, now: Nanos, n: u64) -> Decision {
-        self.run(p, now, n, true)
+        self.run(p, now, n, LogMode::Check)
     }
 
     pub(crate) fn peek(&self, p: &Params, now: Nanos) -> Decision {
-        self.run(p, now, 1, false)
+        self.run(p, now, 1, LogMode::Peek)
     }
 
     pub(crate) fn peek_n(&self, p: &Params, now: Nanos, n: u64) -> Decision {
-        self.run(p, now, n, false)
+        self.run(p, now, n, LogMode::Peek)
     }
 
     pub(crate) fn reset(&self) {
@@ -401,51 +353,6 @@ impl LogCell {
         pub(crate) fn log(&self) -> LogRef<'_> {
             self.as_ref()
         }
-    }
-}
-
-/// The keyed table's logs: one per slot, `limit` entries each, allocated at build.
-pub(crate) struct LogArena {
-    heads: Box<[AtomicU128]>,
-    slots: Box<[AtomicU64]>,
-    limit: usize,
-}
-
-impl LogArena {
-    /// `None` if the memory cannot be had.
-    pub(crate) fn new(logs: usize, limit: u64) -> Option<Self> {
-        let limit = usize::try_from(limit).ok()?.max(1);
-        let mut heads = Vec::new();
-        heads.try_reserve_exact(logs).ok()?;
-        heads.extend((0..logs).map(|_| AtomicU128::new(0)));
-        let mut slots = Vec::new();
-        slots.try_reserve_exact(logs.checked_mul(limit)?).ok()?;
-        slots.extend((0..logs * limit).map(|_| AtomicU64::new(0)));
-        Some(Self {
-            heads: heads.into_boxed_slice(),
-            slots: slots.into_boxed_slice(),
-            limit,
-        })
-    }
-
-    pub(crate) fn at(&self, idx: usize) -> LogRef<'_> {
-        LogRef {
-            head: &self.heads[idx],
-            slots: &self.slots[idx * self.limit..(idx + 1) * self.limit],
-        }
-    }
-
-    pub(crate) fn limit(&self) -> usize {
-        self.limit
-    }
-
-    pub(crate) fn bytes(&self) -> usize {
-        self.heads.len() * 16 + self.slots.len() * 8
-    }
-
-    /// What `new(logs, limit)` allocates, in bytes (saturating).
-    pub(crate) fn bytes_for(logs: usize, limit: u64) -> u64 {
-        (logs as u64).saturating_mul(limit.max(1).saturating_mul(8).saturating_add(16))
     }
 }
 
