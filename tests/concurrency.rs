@@ -78,7 +78,11 @@ fn bound_holds_with_eight_threads() {
         }
     });
     assert_eq!(c.in_flight(), 0);
-    assert_eq!(peak.load(Ordering::SeqCst), MAX, "the limit was never reached");
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        MAX,
+        "the limit was never reached"
+    );
 }
 
 #[test]
