@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! `ConcurrencyLimiter` on real threads: the bound, permits given back on drop,
 //! owned permits, and blocked acquires woken by releases.
 
