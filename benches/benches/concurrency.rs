@@ -5,6 +5,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use ratecell::ConcurrencyLimiter;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Barrier, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -58,6 +59,16 @@ fn uncontended(c: &mut Criterion) {
     g.bench_function("tokio_semaphore", |b| {
         let sem = tokio::sync::Semaphore::new(8);
         b.iter(|| drop(black_box(sem.try_acquire())));
+    });
+    // The least any counting semaphore does: one atomic add to take, one to give
+    // back. A yardstick, not a limiter (it never checks the limit).
+    g.bench_function("floor", |b| {
+        let word = AtomicU32::new(0);
+        b.iter(|| {
+            // Acquire/Release: what a permit's take and give-back must order.
+            black_box(word.fetch_add(1, Ordering::Acquire));
+            black_box(word.fetch_sub(1, Ordering::Release));
+        });
     });
     g.bench_function("mutex_condvar", |b| {
         let sem = CondvarSemaphore::new(8);
