@@ -88,6 +88,8 @@ impl ConcurrencyLimiter {
     }
 
     /// A permit, sleeping until one is given back while `max` are out.
+    ///
+    /// Blocks the thread: in async code use `acquire_async` (feature `tokio`).
     #[cfg(feature = "std")]
     pub fn acquire(&self) -> Permit<'_> {
         self.counter.take(self.max);
