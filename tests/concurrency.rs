@@ -1,3 +1,4 @@
+#![cfg(feature = "std")]
 //! `ConcurrencyLimiter` on real threads: the bound, permits given back on drop,
 //! owned permits, and blocked acquires woken by releases.
 
@@ -63,6 +64,7 @@ fn bound_holds_with_eight_threads() {
                             thread::yield_now();
                         }
                     };
+                    // SeqCst (here and below): test bookkeeping; permits order the holders.
                     let n = now.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(n, Ordering::SeqCst);
                     assert!(n <= MAX, "{n} in flight, max {MAX}");
@@ -71,6 +73,7 @@ fn bound_holds_with_eight_threads() {
                     } else {
                         thread::yield_now();
                     }
+                    // SeqCst: test bookkeeping; the permit is what orders the holders.
                     now.fetch_sub(1, Ordering::SeqCst);
                     drop(permit);
                 }
@@ -79,6 +82,7 @@ fn bound_holds_with_eight_threads() {
     });
     assert_eq!(c.in_flight(), 0);
     assert_eq!(
+        // SeqCst: read after every thread joined; any order would do.
         peak.load(Ordering::SeqCst),
         MAX,
         "the limit was never reached"
@@ -113,6 +117,7 @@ fn blocked_acquire_wakes_on_release_200_times() {
         let (c, waiting) = (Arc::clone(&c), Arc::clone(&waiting));
         thread::spawn(move || {
             while waiter_rx.recv().is_ok() {
+                // SeqCst: a test flag; its order is not what is under test.
                 waiting.store(true, Ordering::SeqCst);
                 let p = c.acquire();
                 to_main.send(()).unwrap();
@@ -122,9 +127,11 @@ fn blocked_acquire_wakes_on_release_200_times() {
     };
     for round in 0..200 {
         let held = c.try_acquire().expect("free between rounds");
+        // SeqCst: a test flag; its order is not what is under test.
         waiting.store(false, Ordering::SeqCst);
         to_waiter.send(()).unwrap();
         // Let the waiter get into `acquire` (usually asleep) before releasing.
+        // SeqCst: a test flag; its order is not what is under test.
         while !waiting.load(Ordering::SeqCst) {
             thread::yield_now();
         }
@@ -210,9 +217,11 @@ mod async_waits {
                 tokio::spawn(async move {
                     for _ in 0..50 {
                         let _p = c.acquire_async().await;
+                        // SeqCst: test bookkeeping; the permit is what orders the holders.
                         let n = now.fetch_add(1, Ordering::SeqCst) + 1;
                         assert!(n <= MAX);
                         tokio::task::yield_now().await;
+                        // SeqCst: test bookkeeping; the permit is what orders the holders.
                         now.fetch_sub(1, Ordering::SeqCst);
                     }
                 })

@@ -12,7 +12,9 @@
 //! loom has no futex: under `--cfg loom` the crate's sync shim models the wait and
 //! the wake with a loom mutex and condvar per word, so a sleeper that no release
 //! wakes stays blocked, and loom fails the model with a deadlock. Every model
-//! below ends with all its threads joined, so a lost wake-up cannot pass.
+//! below ends with all its threads joined, so a lost wake-up cannot pass: a release
+//! that wakes nobody fails the first three models, and one that wakes a single
+//! sleeper instead of all of them fails `two_releases_wake_two_sleepers`.
 
 use loom::sync::atomic::{AtomicU32, Ordering};
 use loom::sync::Arc;

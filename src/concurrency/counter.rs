@@ -79,6 +79,7 @@ impl PermitCounter {
 
     /// Sets the waiters bit on the full word `seen`, and returns the word to sleep
     /// on, or `None` if the word has moved since and the caller must look again.
+    #[cfg(feature = "std")]
     pub(crate) fn mark_waiters(&self, seen: u32) -> Option<u32> {
         if seen & WAITERS != 0 {
             return Some(seen);

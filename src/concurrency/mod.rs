@@ -88,6 +88,8 @@ impl ConcurrencyLimiter {
     }
 
     /// A permit, sleeping until one is given back while `max` are out.
+    ///
+    /// Blocks the thread: in async code use `acquire_async` (feature `tokio`).
     #[cfg(feature = "std")]
     pub fn acquire(&self) -> Permit<'_> {
         self.counter.take(self.max);
@@ -124,8 +126,9 @@ impl ConcurrencyLimiter {
     #[cfg(feature = "tokio")]
     async fn take_async(&self) {
         loop {
-            // Registered before the look below, so that a release after the look
-            // (which finds the waiters bit set by `mark_waiters`) wakes this future.
+            // Created before the look below: a release that the look misses finds
+            // the waiters bit set (seen, or set by `mark_waiters` on the very word
+            // seen), and its `notify_waiters` wakes every future created before it.
             let notified = self.tasks.notified();
             let Err(seen) = self.counter.try_take(self.max) else {
                 return;
