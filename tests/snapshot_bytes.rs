@@ -95,7 +95,13 @@ fn a_failed_save_leaves_the_old_file_and_no_temporary_file() {
     fs::write(target.join("keep"), b"x").unwrap();
     let err = lim.snapshot_to(&target).unwrap_err();
     assert!(
-        matches!(err, SnapshotError::Io { op: "rename", .. }),
+        matches!(
+            err,
+            SnapshotError::Io {
+                op: ratecell::snapshot::FileOp::Rename,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("limits.snap"), "{err}");
@@ -106,7 +112,13 @@ fn a_failed_save_leaves_the_old_file_and_no_temporary_file() {
         .snapshot_to(dir.file("no/such/dir/limits.snap"))
         .unwrap_err();
     assert!(
-        matches!(err, SnapshotError::Io { op: "create", .. }),
+        matches!(
+            err,
+            SnapshotError::Io {
+                op: ratecell::snapshot::FileOp::Create,
+                ..
+            }
+        ),
         "{err}"
     );
     assert_eq!(dir.names(), vec!["limits.snap".to_string()]);

@@ -127,15 +127,15 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
         (edit(10, &[9]), Refusal::UnknownAlgorithm { id: 9 }),
         (
             edit(11, &[4]),
-            Refusal::BadHeader("reserved flag bits are set"),
+            Refusal::BadHeader(HeaderProblem::ReservedFlags),
         ),
         (
             edit(16, &0u64.to_le_bytes()),
-            Refusal::BadHeader("the quota is invalid"),
+            Refusal::BadHeader(HeaderProblem::InvalidQuota),
         ),
         (
             edit(24, &6u32.to_le_bytes()),
-            Refusal::BadHeader("burst differs from the limit without the explicit-burst flag"),
+            Refusal::BadHeader(HeaderProblem::BurstWithoutFlag),
         ),
         (
             edit(40, &0x1112u64.to_le_bytes()),
@@ -191,7 +191,7 @@ fn foreign_and_malformed_files_are_refused_with_the_right_reason() {
     assert!(matches!(
         missing,
         SnapshotError::Io {
-            op: "open",
+            op: ratecell::snapshot::FileOp::Open,
             kind: std::io::ErrorKind::NotFound,
             ..
         }

@@ -550,8 +550,7 @@ fn nothing_is_saved_or_restored_past_the_end_of_the_timeline() {
     lim.snapshot_to(&path).unwrap();
     let mut bytes = fs::read(&path).unwrap();
     clock.set_nanos((1 << 63) + 1);
-    let want =
-        Refusal::BadHeader("saved at a clock reading past the end of the timeline (2^63 ns)");
+    let want = Refusal::BadHeader(HeaderProblem::SavedPastTimeline);
     assert_eq!(refusal(lim.snapshot_to(dir.file("later.snap"))), want);
     assert!(!dir.file("later.snap").exists());
     // The same file, saved one nanosecond later: refused on reading.

@@ -21,7 +21,7 @@ pub enum Refusal {
         id: u8,
     },
     /// A header field is malformed (the text says which).
-    BadHeader(&'static str),
+    BadHeader(HeaderProblem),
     /// The header announces more entries than the table has slots.
     TooManyEntries {
         /// Entries announced.
@@ -177,8 +177,8 @@ pub enum SnapshotError {
     Io {
         /// The file (or directory) concerned.
         path: PathBuf,
-        /// What was being done: "open", "read", "write", "sync", "rename", ...
-        op: &'static str,
+        /// What was being done.
+        op: FileOp,
         /// The error's kind.
         kind: std::io::ErrorKind,
         /// The error.
@@ -210,7 +210,7 @@ impl SnapshotError {
         }
     }
 
-    pub(crate) fn io(path: &Path, op: &'static str, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, op: FileOp, source: std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
             op,
@@ -246,5 +246,86 @@ impl std::error::Error for SnapshotError {
             Self::Io { source, .. } => Some(source),
             Self::Refused { .. } => None,
         }
+    }
+}
+
+/// What is wrong with a snapshot header whose fields are each readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HeaderProblem {
+    /// Flag bits this version does not define are set.
+    ReservedFlags,
+    /// The burst differs from the limit, but the explicit-burst flag is not set.
+    BurstWithoutFlag,
+    /// The limit, period and burst make no valid quota.
+    InvalidQuota,
+    /// The quota is valid, but not for the file's algorithm.
+    QuotaUnfitForAlgorithm,
+    /// A keyed file's table has no slots.
+    NoSlots,
+    /// A direct limiter's file has table fields that are not zero.
+    DirectTableFields,
+    /// The file was saved at a clock reading past the end of the timeline (2^63 ns).
+    SavedPastTimeline,
+}
+
+impl fmt::Display for HeaderProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ReservedFlags => "reserved flag bits are set",
+            Self::BurstWithoutFlag => {
+                "burst differs from the limit without the explicit-burst flag"
+            }
+            Self::InvalidQuota => "the quota is invalid",
+            Self::QuotaUnfitForAlgorithm => "the quota is invalid for the algorithm",
+            Self::NoSlots => "a keyed table has no slots",
+            Self::DirectTableFields => "a direct limiter's table fields are not zero",
+            Self::SavedPastTimeline => {
+                "saved at a clock reading past the end of the timeline (2^63 ns)"
+            }
+        })
+    }
+}
+
+/// The file-system operation a snapshot was doing when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileOp {
+    /// Opening the file to read it.
+    Open,
+    /// Reading the file.
+    Read,
+    /// Reading the file's size.
+    Stat,
+    /// Creating the temporary file.
+    Create,
+    /// Writing the temporary file.
+    Write,
+    /// Syncing the temporary file.
+    Sync,
+    /// Syncing the directory after the rename.
+    SyncDirectory,
+    /// Renaming the temporary file over the target.
+    Rename,
+    /// Working out the file's name and directory.
+    Name,
+    /// Starting a thread of the streamed save.
+    Spawn,
+}
+
+impl fmt::Display for FileOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Open => "open",
+            Self::Read => "read",
+            Self::Stat => "stat",
+            Self::Create => "create",
+            Self::Write => "write",
+            Self::Sync => "sync",
+            Self::SyncDirectory => "sync directory",
+            Self::Rename => "rename",
+            Self::Name => "name",
+            Self::Spawn => "spawn",
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! File I/O: atomic replacement on save, bounded reads on restore.
 
+use super::error::FileOp;
 use super::format::{SnapshotHeader, HEADER_LEN};
 use super::save::{Ending, Sink};
 use super::{Refusal, SnapshotError};
@@ -37,8 +38,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SnapshotErro
     let tmp = temp_path(path)?;
     let result = create(&tmp).and_then(|mut f| {
         f.write_all(bytes)
-            .map_err(|e| SnapshotError::io(&tmp, "write", e))?;
-        f.sync_all().map_err(|e| SnapshotError::io(&tmp, "sync", e))
+            .map_err(|e| SnapshotError::io(&tmp, FileOp::Write, e))?;
+        f.sync_all()
+            .map_err(|e| SnapshotError::io(&tmp, FileOp::Sync, e))
     });
     let ((), old) = finish(path, &tmp, result)?;
     // The replaced file goes whether or not the directory syncs: the new one is
@@ -54,7 +56,7 @@ fn temp_path(path: &Path) -> Result<PathBuf, SnapshotError> {
     let dir = dir_of(path);
     let Some(name) = path.file_name() else {
         let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file");
-        return Err(SnapshotError::io(path, "name", e));
+        return Err(SnapshotError::io(path, FileOp::Name, e));
     };
     // Relaxed: only uniqueness matters, which fetch_add gives at any ordering.
     let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
@@ -78,7 +80,7 @@ fn finish<R>(
         #[cfg(test)]
         if FAIL_BEFORE_RENAME.with(|f| f.replace(false)) {
             let e = std::io::Error::other("injected failure");
-            return Err(SnapshotError::io(path, "rename", e));
+            return Err(SnapshotError::io(path, FileOp::Rename, e));
         }
         // A second link to the file being replaced, so that the rename only drops
         // a link instead of freeing the old file's blocks (on ext4, ~1 ms per MB,
@@ -88,7 +90,7 @@ fn finish<R>(
             if let Some(old) = &old {
                 let _ = fs::remove_file(old);
             }
-            return Err(SnapshotError::io(path, "rename", e));
+            return Err(SnapshotError::io(path, FileOp::Rename, e));
         }
         Ok((r, old))
     });
@@ -148,7 +150,7 @@ pub(crate) fn write_atomic_streamed<R>(
     let result = create(&tmp).and_then(|f| {
         let (ending, r) =
             stream_into(&f, produce).map_err(|(op, e)| SnapshotError::io(&tmp, op, e))?;
-        let io = |e| SnapshotError::io(&tmp, "write", e);
+        let io = |e| SnapshotError::io(&tmp, FileOp::Write, e);
         match ending {
             Ending::Patch { header, crc } => {
                 write_at(&f, &header, 0).map_err(io)?;
@@ -161,7 +163,7 @@ pub(crate) fn write_atomic_streamed<R>(
             }
         }
         f.sync_all()
-            .map_err(|e| SnapshotError::io(&tmp, "sync", e))?;
+            .map_err(|e| SnapshotError::io(&tmp, FileOp::Sync, e))?;
         Ok(r)
     });
     let (r, old) = finish(path, &tmp, result)?;
@@ -187,7 +189,7 @@ struct FileSink<'scope, 'a> {
     buffers: usize,
 }
 
-type WriteResult = Result<(), (&'static str, std::io::Error)>;
+type WriteResult = Result<(), (FileOp, std::io::Error)>;
 
 impl FileSink<'_, '_> {
     /// Waits for the writer to write everything put so far.
@@ -196,7 +198,10 @@ impl FileSink<'_, '_> {
         match self.writer.take().map(|w| w.join()) {
             None | Some(Ok(Ok(()))) => Ok(()),
             Some(Ok(Err(e))) => Err(e),
-            Some(Err(_)) => Err(("write", std::io::Error::other("the writer thread panicked"))),
+            Some(Err(_)) => Err((
+                FileOp::Write,
+                std::io::Error::other("the writer thread panicked"),
+            )),
         }
     }
 
@@ -248,7 +253,7 @@ fn stream_into<R>(
 ) -> StreamResult<R> {
     (&*f)
         .write_all(&[0; HEADER_LEN])
-        .map_err(|e| ("write", e))?;
+        .map_err(|e| (FileOp::Write, e))?;
     let (to_writer, chunks) = mpsc::sync_channel::<(Vec<u8>, usize)>(8);
     let (to_encoder, recycled) = mpsc::channel::<Vec<u8>>();
     let (to_syncer, sync_requests) = mpsc::channel::<()>();
@@ -264,11 +269,13 @@ fn stream_into<R>(
             }
             Ok(())
         });
-        let syncer = syncer.map_err(|e| ("spawn", e))?;
+        let syncer = syncer.map_err(|e| (FileOp::Spawn, e))?;
         let writer = thread("write").spawn_scoped(scope, move || -> WriteResult {
             let mut unsynced = 0;
             for (mut chunk, from) in chunks {
-                (&*f).write_all(&chunk[from..]).map_err(|e| ("write", e))?;
+                (&*f)
+                    .write_all(&chunk[from..])
+                    .map_err(|e| (FileOp::Write, e))?;
                 unsynced += (chunk.len() - from) as u64;
                 if unsynced >= SYNC_EVERY {
                     unsynced = 0;
@@ -286,7 +293,7 @@ fn stream_into<R>(
             }
             Ok(())
         });
-        let writer = writer.map_err(|e| ("spawn", e))?;
+        let writer = writer.map_err(|e| (FileOp::Spawn, e))?;
         let mut sink = FileSink {
             file: f,
             written: 0,
@@ -301,13 +308,13 @@ fn stream_into<R>(
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("the syncing thread panicked")));
         written?;
-        let out = out.map_err(|e| ("write", e))?;
-        synced.map_err(|e| ("sync", e))?;
+        let out = out.map_err(|e| (FileOp::Write, e))?;
+        synced.map_err(|e| (FileOp::Sync, e))?;
         Ok(out)
     })
 }
 
-type StreamResult<R> = Result<(Ending, R), (&'static str, std::io::Error)>;
+type StreamResult<R> = Result<(Ending, R), (FileOp, std::io::Error)>;
 
 #[cfg(unix)]
 fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
@@ -350,14 +357,14 @@ fn create(tmp: &Path) -> Result<File, SnapshotError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     opts.open(tmp)
-        .map_err(|e| SnapshotError::io(tmp, "create", e))
+        .map_err(|e| SnapshotError::io(tmp, FileOp::Create, e))
 }
 
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> Result<(), SnapshotError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| SnapshotError::io(dir, "sync directory", e))
+        .map_err(|e| SnapshotError::io(dir, FileOp::SyncDirectory, e))
 }
 
 #[cfg(not(unix))]
@@ -378,19 +385,19 @@ pub(crate) fn read(
         path: path.to_path_buf(),
         reason,
     };
-    let mut f = File::open(path).map_err(|e| SnapshotError::io(path, "open", e))?;
+    let mut f = File::open(path).map_err(|e| SnapshotError::io(path, FileOp::Open, e))?;
     let mut bytes = Vec::with_capacity(HEADER_LEN);
     (&mut f)
         .take(HEADER_LEN as u64)
         .read_to_end(&mut bytes)
-        .map_err(|e| SnapshotError::io(path, "read", e))?;
+        .map_err(|e| SnapshotError::io(path, FileOp::Read, e))?;
     let header = SnapshotHeader::parse(&bytes).map_err(refused)?;
     admit(&header).map_err(refused)?;
     // Entries are variable-length: the header bounds the file's length.
     let (min, max) = header.file_len_bounds();
     let meta = f
         .metadata()
-        .map_err(|e| SnapshotError::io(path, "stat", e))?;
+        .map_err(|e| SnapshotError::io(path, FileOp::Stat, e))?;
     let mut want = max;
     if meta.is_file() {
         let len = meta.len();
@@ -415,6 +422,6 @@ pub(crate) fn read(
         .map_err(|_| refused(Refusal::OutOfMemory))?;
     f.take(rest)
         .read_to_end(&mut bytes)
-        .map_err(|e| SnapshotError::io(path, "read", e))?;
+        .map_err(|e| SnapshotError::io(path, FileOp::Read, e))?;
     Ok(bytes)
 }

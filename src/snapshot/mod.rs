@@ -39,7 +39,7 @@ pub mod __fuzz;
 #[cfg(test)]
 mod tests;
 
-pub use error::{EntryProblem, Refusal, SnapshotError};
+pub use error::{EntryProblem, FileOp, HeaderProblem, Refusal, SnapshotError};
 pub use file::SnapshotFile;
 pub use format::{LogTimes, SnapshotEntry, SnapshotHeader, SnapshotKind};
 

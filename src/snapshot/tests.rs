@@ -46,7 +46,13 @@ fn a_save_that_fails_before_the_rename_leaves_the_old_file_byte_identical() {
     FAIL_BEFORE_RENAME.with(|f| f.set(true));
     let err = lim.snapshot_to(&path).unwrap_err();
     assert!(
-        matches!(&err, SnapshotError::Io { op: "rename", .. }),
+        matches!(
+            &err,
+            SnapshotError::Io {
+                op: FileOp::Rename,
+                ..
+            }
+        ),
         "{err}"
     );
     assert_eq!(err.path(), path.as_path());

@@ -4,7 +4,7 @@
 
 #![allow(dead_code, unused_imports)]
 
-pub use ratecell::snapshot::{EntryProblem, Refusal, SnapshotFile, SnapshotKind};
+pub use ratecell::snapshot::{EntryProblem, HeaderProblem, Refusal, SnapshotFile, SnapshotKind};
 pub use ratecell::{
     Algorithm, Decision, DirectLimiter, Limiter, ManualClock, Quota, SnapshotError,
 };

@@ -42,19 +42,17 @@ impl SnapshotHeader {
         let algorithm = algorithm_of(id).ok_or(Refusal::UnknownAlgorithm { id })?;
         let flags = bytes[11];
         if flags & !FLAGS_KNOWN != 0 {
-            return Err(Refusal::BadHeader("reserved flag bits are set"));
+            return Err(Refusal::BadHeader(HeaderProblem::ReservedFlags));
         }
         let (limit, period, burst) = (u32_at(bytes, 12), u64_at(bytes, 16), u32_at(bytes, 24));
         let explicit = flags & FLAG_EXPLICIT_BURST != 0;
         if !explicit && burst != limit {
-            return Err(Refusal::BadHeader(
-                "burst differs from the limit without the explicit-burst flag",
-            ));
+            return Err(Refusal::BadHeader(HeaderProblem::BurstWithoutFlag));
         }
         let quota = Quota::from_nanos(limit, period, explicit.then_some(burst))
-            .map_err(|_| Refusal::BadHeader("the quota is invalid"))?;
+            .map_err(|_| Refusal::BadHeader(HeaderProblem::InvalidQuota))?;
         if Params::new(algorithm, &quota).is_err() {
-            return Err(Refusal::BadHeader("the quota is invalid for the algorithm"));
+            return Err(Refusal::BadHeader(HeaderProblem::QuotaUnfitForAlgorithm));
         }
         let h = Self {
             version,
@@ -76,7 +74,7 @@ impl SnapshotHeader {
         match h.kind {
             SnapshotKind::Keyed => {
                 if h.slots_per_group == 0 || h.group_count == 0 {
-                    return Err(Refusal::BadHeader("a keyed table has no slots"));
+                    return Err(Refusal::BadHeader(HeaderProblem::NoSlots));
                 }
                 if h.entry_count > h.slot_count() {
                     return Err(Refusal::TooManyEntries {
@@ -91,9 +89,7 @@ impl SnapshotHeader {
                     || h.seeds != [0; 4]
                     || h.fingerprint != [0; 4]
                 {
-                    return Err(Refusal::BadHeader(
-                        "a direct limiter's table fields are not zero",
-                    ));
+                    return Err(Refusal::BadHeader(HeaderProblem::DirectTableFields));
                 }
                 if h.entry_count > 1 {
                     return Err(Refusal::TooManyEntries {

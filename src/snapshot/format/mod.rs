@@ -20,7 +20,7 @@ use entry::EntryError;
 pub(crate) use varint::{get_varint, put_varint};
 use varint::{spread, varint_into, VARINT_MAX};
 
-use super::{EntryProblem, Refusal};
+use super::{EntryProblem, HeaderProblem, Refusal};
 use crate::algorithm::{Algorithm, Params};
 use crate::clock::Nanos;
 use crate::quota::Quota;
@@ -188,9 +188,7 @@ pub(crate) const MAX_SAVED_AT: Nanos = 1 << 63;
 /// Refuses a save time past the timeline (a writer's clock, or a file's header).
 pub(crate) fn saved_in_timeline(saved_at: Nanos) -> Result<(), Refusal> {
     if saved_at > MAX_SAVED_AT {
-        return Err(Refusal::BadHeader(
-            "saved at a clock reading past the end of the timeline (2^63 ns)",
-        ));
+        return Err(Refusal::BadHeader(HeaderProblem::SavedPastTimeline));
     }
     Ok(())
 }
