@@ -167,6 +167,11 @@ impl Stitch {
 
 /// The snapshot file of `table` at `now`, streamed: the entries go to `sink` as
 /// they are encoded; the [`Ending`] says how to finish the file.
+///
+/// Three steps: the first pass encodes every live slot (on two threads for a
+/// large table) and remembers what it saw of each; the second pass finds the
+/// slots whose owner changed meanwhile; if a key was saved twice through such a
+/// move, the file is rewritten without the stale copy.
 pub(crate) fn stream_table(
     table: &Table,
     logs: Option<&LogArena>,
@@ -175,19 +180,7 @@ pub(crate) fn stream_table(
     now: Nanos,
     sink: &mut dyn Sink,
 ) -> std::io::Result<(Ending, SnapshotInfo)> {
-    let mut header = SnapshotHeader {
-        version: VERSION,
-        kind: SnapshotKind::Keyed,
-        algorithm: p.algorithm,
-        quota,
-        slots_per_group: GROUP_SLOTS as u32,
-        group_count: table.group_count() as u64,
-        seeds: table.seeds(),
-        fingerprint: format::fingerprint(table.seeds()),
-        saved_at: now,
-        // Written once the count is known.
-        entry_count: 0,
-    };
+    let mut header = keyed_header(table, p, quota, now);
     let scan = Scan {
         table,
         logs,
@@ -203,128 +196,32 @@ pub(crate) fn stream_table(
     let mut seen = vec![0u8; slots];
     let two =
         slots >= PARALLEL_SLOTS && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-    let mut stitch = Stitch {
-        next_slot: 0,
-        crc: 0,
-        body_len: 0,
-        saved: 0,
-        expired: 0,
-    };
-    let mut blocks = seen.chunks_mut(BLOCK_SLOTS).enumerate();
-    if two {
-        // This thread encodes the even blocks and stitches every block in order;
-        // the other encodes the odd ones, at most two blocks ahead.
-        let (mine, theirs): (Vec<_>, Vec<_>) = blocks.partition(|(i, _)| i % 2 == 0);
-        std::thread::scope(|threads| -> std::io::Result<()> {
-            let (to_stitch, encoded) = mpsc::sync_channel::<Block>(4);
-            let (to_helper, buffers) = mpsc::channel::<Vec<u8>>();
-            // A thread that cannot be had fails the save (an I/O error), not the
-            // process.
-            std::thread::Builder::new()
-                .name("ratecell-snapshot-scan".into())
-                .spawn_scoped(threads, move || {
-                    for (i, seen) in theirs {
-                        let buf = buffers.try_recv().unwrap_or_default();
-                        if to_stitch.send(scan.block(i, seen, buf)).is_err() {
-                            // The stitcher failed and hung up.
-                            return;
-                        }
-                    }
-                })?;
-            let mut mine = mine.into_iter();
-            let mut spare = Vec::new();
-            let count = slots.div_ceil(BLOCK_SLOTS);
-            for i in 0..count {
-                let block = if i % 2 == 0 {
-                    let Some((i, seen)) = mine.next() else { break };
-                    scan.block(i, seen, core::mem::take(&mut spare))
-                } else {
-                    // Only a panic of the other thread closes the channel early;
-                    // the scope re-raises it.
-                    encoded
-                        .recv()
-                        .map_err(|_| std::io::Error::other("a snapshot scan thread stopped"))?
-                };
-                let buf = stitch.put(block, sink)?;
-                if i % 2 == 0 {
-                    // The other thread needs a buffer per block it encodes.
-                    let _ = to_helper.send(buf);
-                } else {
-                    spare = buf;
-                }
-            }
-            Ok(())
-        })?;
+    let stitch = if two {
+        first_pass_on_two_threads(&scan, &mut seen, sink)?
     } else {
-        let mut buf = Vec::new();
-        for (i, seen) in &mut blocks {
-            buf = stitch.put(scan.block(i, seen, buf), sink)?;
-        }
-    }
+        first_pass(&scan, &mut seen, sink)?
+    };
     sink.all_put();
     header.entry_count = stitch.saved;
-    let (crc, body_len) = (stitch.crc, stitch.body_len);
     let info = SnapshotInfo {
         entries: header.entry_count,
         expired: stitch.expired,
         saved_at: now,
-        bytes: (HEADER_LEN + body_len + format::CRC_LEN) as u64,
+        bytes: (HEADER_LEN + stitch.body_len + format::CRC_LEN) as u64,
         ..SnapshotInfo::default()
     };
-    let moved_slots = if two {
-        let mid = slots / 2 / BLOCK_SLOTS * BLOCK_SLOTS;
-        let (seen_a, seen_b) = seen.split_at(mid);
-        std::thread::scope(|threads| {
-            let second = std::thread::Builder::new()
-                .name("ratecell-snapshot-scan".into())
-                .spawn_scoped(threads, || moved_slots(table, mid, seen_b));
-            let mut moved = moved_slots(table, 0, seen_a);
-            moved.extend(match second {
-                Ok(t) => t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                // No second thread: this one does that half too.
-                Err(_) => moved_slots(table, mid, seen_b),
-            });
-            moved
-        })
-    } else {
-        moved_slots(table, 0, &seen)
-    };
+    let moved_slots = second_pass(table, &seen, two);
     if !moved_slots.is_empty() {
         // Rare (a saved slot changed owner while the scan ran): find the keys
         // saved twice, if any, in the entries written.
         let body = sink.body()?;
-        let entries = || format::entries_in(&header, &body);
-        let mut moved: Vec<u64> = entries()
-            .filter(|e| moved_slots.binary_search(&(e.slot as usize)).is_ok())
-            .map(|e| e.tag)
-            .collect();
-        moved.sort_unstable();
-        moved.dedup();
-        let ranks = entries().map(|e| (e.tag, (p.word_expires_at(e.state), e.state)));
-        let drop = copies_to_drop(ranks, &moved);
-        if !drop.is_empty() {
-            let mut kept = header;
-            kept.entry_count -= drop.len() as u64;
-            let mut gone = drop.iter().peekable();
-            let bytes = format::encode(
-                &kept,
-                entries()
-                    .enumerate()
-                    .filter(|(i, _)| gone.next_if(|&&d| d == *i).is_none())
-                    .map(|(_, e)| e),
-            );
-            let info = SnapshotInfo {
-                entries: kept.entry_count,
-                duplicates: drop.len() as u64,
-                bytes: bytes.len() as u64,
-                ..info
-            };
-            return Ok((Ending::Rewrite(bytes), info));
+        if let Some(ending) = without_stale_copies(&header, &body, &moved_slots, p, info) {
+            return Ok(ending);
         }
     }
     let mut head = Vec::with_capacity(HEADER_LEN);
     header.write(&mut head);
-    let crc = crc32c::crc32c_combine(crc32c::crc32c(&head), crc, body_len);
+    let crc = crc32c::crc32c_combine(crc32c::crc32c(&head), stitch.crc, stitch.body_len);
     Ok((
         Ending::Patch {
             header: head,
@@ -332,6 +229,160 @@ pub(crate) fn stream_table(
         },
         info,
     ))
+}
+
+/// A keyed snapshot's header, its entry count still to be written.
+fn keyed_header(table: &Table, p: &Params, quota: Quota, now: Nanos) -> SnapshotHeader {
+    SnapshotHeader {
+        version: VERSION,
+        kind: SnapshotKind::Keyed,
+        algorithm: p.algorithm,
+        quota,
+        slots_per_group: GROUP_SLOTS as u32,
+        group_count: table.group_count() as u64,
+        seeds: table.seeds(),
+        fingerprint: format::fingerprint(table.seeds()),
+        saved_at: now,
+        entry_count: 0,
+    }
+}
+
+fn new_stitch() -> Stitch {
+    Stitch {
+        next_slot: 0,
+        crc: 0,
+        body_len: 0,
+        saved: 0,
+        expired: 0,
+    }
+}
+
+/// The first pass on this thread alone.
+fn first_pass(scan: &Scan<'_>, seen: &mut [u8], sink: &mut dyn Sink) -> std::io::Result<Stitch> {
+    let mut stitch = new_stitch();
+    let mut buf = Vec::new();
+    for (i, seen) in seen.chunks_mut(BLOCK_SLOTS).enumerate() {
+        buf = stitch.put(scan.block(i, seen, buf), sink)?;
+    }
+    Ok(stitch)
+}
+
+/// The first pass on two threads: this one encodes the even blocks and stitches
+/// every block in order; the other encodes the odd ones, at most two blocks ahead.
+fn first_pass_on_two_threads(
+    scan: &Scan<'_>,
+    seen: &mut [u8],
+    sink: &mut dyn Sink,
+) -> std::io::Result<Stitch> {
+    let mut stitch = new_stitch();
+    let count = seen.len().div_ceil(BLOCK_SLOTS);
+    let (mine, theirs): (Vec<_>, Vec<_>) = seen
+        .chunks_mut(BLOCK_SLOTS)
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let scan = *scan;
+    std::thread::scope(|threads| -> std::io::Result<()> {
+        let (to_stitch, encoded) = mpsc::sync_channel::<Block>(4);
+        let (to_helper, buffers) = mpsc::channel::<Vec<u8>>();
+        // A thread that cannot be had fails the save (an I/O error), not the
+        // process.
+        std::thread::Builder::new()
+            .name("ratecell-snapshot-scan".into())
+            .spawn_scoped(threads, move || {
+                for (i, seen) in theirs {
+                    let buf = buffers.try_recv().unwrap_or_default();
+                    if to_stitch.send(scan.block(i, seen, buf)).is_err() {
+                        // The stitcher failed and hung up.
+                        return;
+                    }
+                }
+            })?;
+        let mut mine = mine.into_iter();
+        let mut spare = Vec::new();
+        for i in 0..count {
+            let block = if i % 2 == 0 {
+                let Some((i, seen)) = mine.next() else { break };
+                scan.block(i, seen, core::mem::take(&mut spare))
+            } else {
+                // Only a panic of the other thread closes the channel early;
+                // the scope re-raises it.
+                encoded
+                    .recv()
+                    .map_err(|_| std::io::Error::other("a snapshot scan thread stopped"))?
+            };
+            let buf = stitch.put(block, sink)?;
+            if i % 2 == 0 {
+                // The other thread needs a buffer per block it encodes.
+                let _ = to_helper.send(buf);
+            } else {
+                spare = buf;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(stitch)
+}
+
+/// The second pass: the saved slots whose owner changed since the first pass saw
+/// them, sorted (each half of the table on its own thread when `two`).
+fn second_pass(table: &Table, seen: &[u8], two: bool) -> Vec<usize> {
+    if !two {
+        return moved_slots(table, 0, seen);
+    }
+    let mid = seen.len() / 2 / BLOCK_SLOTS * BLOCK_SLOTS;
+    let (seen_a, seen_b) = seen.split_at(mid);
+    std::thread::scope(|threads| {
+        let second = std::thread::Builder::new()
+            .name("ratecell-snapshot-scan".into())
+            .spawn_scoped(threads, || moved_slots(table, mid, seen_b));
+        let mut moved = moved_slots(table, 0, seen_a);
+        moved.extend(match second {
+            Ok(t) => t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            // No second thread: this one does that half too.
+            Err(_) => moved_slots(table, mid, seen_b),
+        });
+        moved
+    })
+}
+
+/// The file re-encoded without the stale copies of keys that moved during the
+/// scan, if any key was saved twice.
+fn without_stale_copies(
+    header: &SnapshotHeader,
+    body: &[u8],
+    moved_slots: &[usize],
+    p: &Params,
+    info: SnapshotInfo,
+) -> Option<(Ending, SnapshotInfo)> {
+    let entries = || format::entries_in(header, body);
+    let mut moved: Vec<u64> = entries()
+        .filter(|e| moved_slots.binary_search(&(e.slot as usize)).is_ok())
+        .map(|e| e.tag)
+        .collect();
+    moved.sort_unstable();
+    moved.dedup();
+    let ranks = entries().map(|e| (e.tag, (p.word_expires_at(e.state), e.state)));
+    let drop = copies_to_drop(ranks, &moved);
+    if drop.is_empty() {
+        return None;
+    }
+    let mut kept = *header;
+    kept.entry_count -= drop.len() as u64;
+    let mut gone = drop.iter().peekable();
+    let bytes = format::encode(
+        &kept,
+        entries()
+            .enumerate()
+            .filter(|(i, _)| gone.next_if(|&&d| d == *i).is_none())
+            .map(|(_, e)| e),
+    );
+    let info = SnapshotInfo {
+        entries: kept.entry_count,
+        duplicates: drop.len() as u64,
+        bytes: bytes.len() as u64,
+        ..info
+    };
+    Some((Ending::Rewrite(bytes), info))
 }
 
 /// What scanning needs, shared by the scanning threads.
