@@ -26,6 +26,10 @@ pub enum BuildError {
         /// The bytes allowed.
         limit: u64,
     },
+    /// Only the token bucket can be sharded (`DirectBuilder::sharded`).
+    NotShardable(Algorithm),
+    /// A sharded limiter needs at least one shard.
+    ZeroShards,
     /// The memory for the keyed logs (`bytes` of it) could not be allocated.
     LogsOutOfMemory {
         /// The bytes that were asked for.
@@ -60,6 +64,8 @@ impl fmt::Display for BuildError {
                  {limit}: lower the capacity or the quota's limit, or raise \
                  log_memory_limit"
             ),
+            Self::NotShardable(a) => write!(f, "{a:?} cannot be sharded: only TokenBucket can"),
+            Self::ZeroShards => write!(f, "a sharded limiter needs at least 1 shard"),
             Self::LogsOutOfMemory { bytes } => {
                 write!(
                     f,

@@ -175,3 +175,24 @@ pub(crate) use imp::*;
 pub(crate) fn u128_is_lock_free() -> bool {
     portable_atomic::AtomicU128::is_lock_free()
 }
+
+/// A small number for the calling thread, the same on every call: which shard of
+/// a sharded limiter it draws from. Handed out in order of first use, so that the
+/// first threads spread over the shards evenly.
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) fn thread_index() -> usize {
+    use core::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::thread_local! {
+        // Relaxed: only distinctness matters, which the add gives by itself.
+        static INDEX: usize = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    INDEX.with(|i| *i)
+}
+
+/// Without threads of `std` (or under loom, whose models pick shards explicitly)
+/// every caller is thread 0.
+#[cfg(not(all(feature = "std", not(loom))))]
+pub(crate) fn thread_index() -> usize {
+    0
+}

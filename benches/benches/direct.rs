@@ -69,6 +69,10 @@ fn allow_default_clock(c: &mut Criterion) {
         assert!(lim.check().is_allowed());
         b.iter(|| lim.check().is_allowed());
     });
+    g.bench_function("ratecell_sharded", |b| {
+        let lim = DirectLimiter::builder(rq).sharded().build().unwrap();
+        b.iter(|| black_box(lim.check().is_allowed()));
+    });
     g.bench_function("governor", |b| {
         let lim = RateLimiter::direct(gq);
         assert!(lim.check().is_ok());
@@ -243,6 +247,14 @@ fn two_threads(c: &mut Criterion) {
             })
         });
     });
+    g.bench_function("ratecell_sharded", |b| {
+        let lim = DirectLimiter::builder(rq).shards(2).build().unwrap();
+        b.iter_custom(|iters| {
+            on_two_threads(iters, || {
+                black_box(lim.check().is_allowed());
+            })
+        });
+    });
     g.bench_function("governor", |b| {
         let lim = RateLimiter::direct(gq);
         b.iter_custom(|iters| {
@@ -264,6 +276,62 @@ fn two_threads(c: &mut Criterion) {
     g.finish();
 }
 
+/// `threads` threads (more than the cores: oversubscribed) each running `check`
+/// `iters` times; the wall time until all are done.
+fn on_threads<F: Fn() + Sync>(threads: usize, iters: u64, check: F) -> Duration {
+    let start = Barrier::new(threads + 1);
+    thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    for _ in 0..iters {
+                        check();
+                    }
+                })
+            })
+            .collect();
+        start.wait();
+        let t0 = Instant::now();
+        for w in workers {
+            w.join().unwrap();
+        }
+        t0.elapsed()
+    })
+}
+
+/// Eight threads on one limiter (on a 2-core machine, oversubscribed): time per
+/// round of one check on every thread.
+fn eight_threads(c: &mut Criterion) {
+    let (rq, gq) = allow_quotas();
+    let mut g = c.benchmark_group("eight_threads");
+    g.bench_function("ratecell", |b| {
+        let lim = DirectLimiter::builder(rq).build().unwrap();
+        b.iter_custom(|iters| {
+            on_threads(8, iters, || {
+                black_box(lim.check().is_allowed());
+            })
+        });
+    });
+    g.bench_function("ratecell_sharded", |b| {
+        let lim = DirectLimiter::builder(rq).sharded().build().unwrap();
+        b.iter_custom(|iters| {
+            on_threads(8, iters, || {
+                black_box(lim.check().is_allowed());
+            })
+        });
+    });
+    g.bench_function("governor", |b| {
+        let lim = RateLimiter::direct(gq);
+        b.iter_custom(|iters| {
+            on_threads(8, iters, || {
+                let _ = black_box(lim.check());
+            })
+        });
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     // 17 functions at ~0.5 s warm-up + 3 s measurement: the run takes about a minute.
@@ -272,6 +340,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
     targets = allow_default_clock, deny_default_clock, manual_clock_allow,
-        deny_manual_clock, two_threads
+        deny_manual_clock, two_threads, eight_threads
 }
 criterion_main!(benches);

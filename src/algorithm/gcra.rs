@@ -53,3 +53,16 @@ pub(crate) fn decide(p: &Params, tat: Nanos, now: Nanos, n: u64) -> (Option<Nano
     }
     (Some(next), d)
 }
+
+/// A lease of up to `k` units at `now` (cost 1 each): `Some((TAT', first, granted))`
+/// iff at least one unit fits, where the granted units are the next `granted`
+/// slots of the schedule, `first`, `first + T`, ... (the GCRA admission of
+/// `granted` at once, so every one of them is conformant now).
+#[inline]
+pub(crate) fn lease(p: &Params, tat: Nanos, now: Nanos, k: u64) -> Option<(Nanos, Nanos, u64)> {
+    let start = if tat > now { tat } else { now };
+    // Units that fit now: n with now >= start + T·(n-1) - tau, at most B.
+    let room = now.saturating_add(p.tau).checked_sub(start)?;
+    let granted = (room / p.t + 1).min(k).min(p.burst);
+    Some((start.saturating_add(granted * p.t), start, granted))
+}

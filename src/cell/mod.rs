@@ -10,11 +10,14 @@
 //! | `word.rs` | one 64-bit state word (every algorithm but the log) |
 //! | `log.rs` | a sliding-window log: a 128-bit head and a ring of times |
 //! | `arena.rs` | the keyed table's logs, one per slot |
+//! | `sharded.rs` | a token bucket drawn from by per-thread leases |
 
 mod arena;
 mod log;
+mod sharded;
 mod word;
 
 pub(crate) use arena::LogArena;
 pub(crate) use log::{LogCell, LogMode, LogRun, Ownership};
+pub(crate) use sharded::ShardedCell;
 pub(crate) use word::WordCell;

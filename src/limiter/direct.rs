@@ -1,12 +1,13 @@
 //! `DirectLimiter`: one state, no key.
 
 use crate::algorithm::{Algorithm, Counter, Fixed, Gcra, Params, WordAlgorithm};
-use crate::cell::{LogCell, WordCell};
+use crate::cell::{LogCell, ShardedCell, WordCell};
 use crate::clock::{Clock, DefaultClock, Nanos};
 use crate::decision::Decision;
 use crate::error::InsufficientCapacity;
 use crate::limiter::builder::DirectBuilder;
 use crate::quota::Quota;
+use crate::sync::thread_index;
 #[allow(unused_imports)] // named in docs
 use crate::table::FullPolicy;
 use crossbeam_utils::CachePadded;
@@ -46,6 +47,8 @@ pub(crate) enum DirectCell {
     // should not share a cache line with whatever the allocator put next to it.
     Word(CachePadded<WordCell>),
     Log(LogCell),
+    /// A token bucket drawn from by per-thread leases (`DirectBuilder::sharded`).
+    Sharded(ShardedCell),
 }
 
 impl DirectLimiter {
@@ -56,8 +59,16 @@ impl DirectLimiter {
 }
 
 impl<C: Clock> DirectLimiter<C> {
-    pub(crate) fn from_parts(params: Params, quota: Quota, clock: C) -> Self {
-        let cell = if params.algorithm.is_word() {
+    /// The limiter on its own cell: sharded over `shards`, or the algorithm's own.
+    pub(crate) fn from_parts(
+        params: Params,
+        quota: Quota,
+        clock: C,
+        shards: Option<usize>,
+    ) -> Self {
+        let cell = if let Some(shards) = shards {
+            DirectCell::Sharded(ShardedCell::new(&params, shards))
+        } else if params.algorithm.is_word() {
             DirectCell::Word(CachePadded::new(WordCell::new(0)))
         } else {
             DirectCell::Log(LogCell::new(params.limit))
@@ -101,6 +112,7 @@ impl<C: Clock> DirectLimiter<C> {
         match &self.cell {
             DirectCell::Word(cell) => self.params.decide_word(cell.load(), now, 1).1,
             DirectCell::Log(cell) => cell.peek(&self.params, now),
+            DirectCell::Sharded(cell) => cell.peek(&self.params, now, thread_index(), 1),
         }
     }
 
@@ -120,6 +132,7 @@ impl<C: Clock> DirectLimiter<C> {
         Ok(match &self.cell {
             DirectCell::Word(cell) => self.params.decide_word(cell.load(), now, cost).1,
             DirectCell::Log(cell) => cell.peek_n(&self.params, now, cost),
+            DirectCell::Sharded(cell) => cell.peek(&self.params, now, thread_index(), cost),
         })
     }
 
@@ -128,6 +141,7 @@ impl<C: Clock> DirectLimiter<C> {
         match &self.cell {
             DirectCell::Word(cell) => cell.store(0),
             DirectCell::Log(cell) => cell.reset(),
+            DirectCell::Sharded(cell) => cell.reset(),
         }
     }
 
@@ -139,6 +153,15 @@ impl<C: Clock> DirectLimiter<C> {
     /// The algorithm this limiter runs.
     pub fn algorithm(&self) -> Algorithm {
         self.params.algorithm
+    }
+
+    /// How many shards a sharded limiter draws from (see
+    /// [`DirectBuilder::sharded`](crate::DirectBuilder::sharded)); 0 for a plain one.
+    pub fn shards(&self) -> usize {
+        match &self.cell {
+            DirectCell::Sharded(cell) => cell.shard_count(),
+            _ => 0,
+        }
     }
 
     /// The limiter's clock.
@@ -169,6 +192,8 @@ impl<C: Clock> DirectLimiter<C> {
                 _ => self.run::<Counter>(cell, now, cost),
             },
             DirectCell::Log(cell) => cell.check(&self.params, now, cost),
+            DirectCell::Sharded(cell) if cost == 1 => cell.check(&self.params, now, thread_index()),
+            DirectCell::Sharded(cell) => cell.check_n(&self.params, now, cost),
         }
     }
 

@@ -108,7 +108,9 @@ const KEYS: usize = 16;
 fn word(d: &DirectLimiter<ManualClock>) -> &WordCell {
     match &d.cell {
         DirectCell::Word(c) => c,
-        DirectCell::Log(_) => unreachable!("the model runs word algorithms only"),
+        DirectCell::Log(_) | DirectCell::Sharded(_) => {
+            unreachable!("the model runs plain word algorithms only")
+        }
     }
 }
 

@@ -47,9 +47,15 @@ impl<C: Clock> DirectLimiter<C> {
         };
         let codec = format::EntryCodec::new(&header);
         let mut entry = Vec::new();
+        let word = match &self.cell {
+            DirectCell::Word(cell) => Some(cell.load()),
+            // Units held in leases count as taken: the file keeps the shared word.
+            DirectCell::Sharded(cell) => Some(cell.shared_state()),
+            DirectCell::Log(_) => None,
+        };
         let had_state = match &self.cell {
-            DirectCell::Word(cell) => {
-                let state = cell.load();
+            DirectCell::Word(_) | DirectCell::Sharded(_) => {
+                let state = word.unwrap_or(0);
                 if state != 0 && self.params.word_expires_at(state) > now {
                     codec.put_word(&mut entry, 0, 0, 0, state);
                 }
@@ -96,13 +102,15 @@ impl<C: Clock> DirectLimiter<C> {
         let (mut state, mut times) = (0, Vec::new());
         for e in view.entries() {
             let clamped = match &self.cell {
-                DirectCell::Word(_) => match clamp::judge(&self.params, e.state, now) {
-                    Restored::Expired => None,
-                    Restored::Live { state: s, clamped } => {
-                        state = s;
-                        Some(clamped)
+                DirectCell::Word(_) | DirectCell::Sharded(_) => {
+                    match clamp::judge(&self.params, e.state, now) {
+                        Restored::Expired => None,
+                        Restored::Live { state: s, clamped } => {
+                            state = s;
+                            Some(clamped)
+                        }
                     }
-                },
+                }
                 DirectCell::Log(_) => {
                     let clamped = judge_log(&self.params, e.log, now, &mut times);
                     (!times.is_empty()).then_some(clamped)
@@ -118,6 +126,7 @@ impl<C: Clock> DirectLimiter<C> {
         }
         match &self.cell {
             DirectCell::Word(cell) => cell.store(state),
+            DirectCell::Sharded(cell) => cell.store_shared(state),
             DirectCell::Log(cell) => cell.log().install(&times, 0),
         }
         Ok(info)

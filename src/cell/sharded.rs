@@ -1,0 +1,392 @@
+//! A token bucket shared by many threads without sharing one cache line per check:
+//! each thread draws from a lease of units, taken from the shared GCRA word in one
+//! compare-exchange, in a cache-padded shard of its own.
+//!
+//! # Why it never admits more than the plain limiter
+//!
+//! A lease of `g` units is the GCRA admission of `g` at once: it moves the shared
+//! TAT from `start = max(TAT, now)` to `start + g·T`, and unit `j` of it owns the
+//! slot `start + j·T` of the schedule. Slots are therefore distinct and at least
+//! `T` apart across all leases, and each is conformant when granted
+//! (`slot - tau <= grant time`). A unit is used only at a time `u <= slot` (a
+//! shard skips the units whose slot has passed). So every admission in an
+//! interval `[a, b]` owns a slot in `[a, b + tau]`, and at most
+//! `floor((b - a + tau) / T) + 1` slots fit there: the plain limiter's own bound.
+//! (`tests/sharded.rs` replays every admission through the plain GCRA.)
+//!
+//! # What it gives up
+//!
+//! Units whose slot passes while their shard is quiet are lost, never admitted:
+//! at most `shards × lease` units are held at once, and the lease adapts: it
+//! starts at 1 (every check takes one unit from the shared word, exactly the plain
+//! limiter), doubles when taking a lease met contention, falls to what the bucket
+//! held when the bucket could not fill it (so that its last units are not
+//! stranded in one shard), and never exceeds half the burst over all shards.
+//! Decisions of checks served from a lease count only that lease's units in
+//! `remaining` (a lower bound) and its end in `reset_after`.
+
+use crate::algorithm::{gcra, Params};
+use crate::clock::Nanos;
+use crate::decision::Decision;
+use crate::sync::{AtomicU128, AtomicU64, Ordering};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use crossbeam_utils::CachePadded;
+
+/// The largest lease a shard takes.
+pub(crate) const MAX_LEASE: u64 = 1 << 12;
+
+/// One thread's units: the slot of the next unit, how many are left, and a
+/// generation that `reset` bumps (so a lease taken before a reset is not installed
+/// after it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Lease {
+    next: Nanos,
+    left: u32,
+    gen: u32,
+}
+
+impl Lease {
+    fn pack(self) -> u128 {
+        u128::from(self.next) | u128::from(self.left) << 64 | u128::from(self.gen) << 96
+    }
+
+    fn unpack(w: u128) -> Self {
+        Self {
+            next: w as u64,
+            left: (w >> 64) as u32,
+            gen: (w >> 96) as u32,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Shard {
+    lease: AtomicU128,
+    /// The next lease's size.
+    size: AtomicU64,
+}
+
+/// The shared GCRA word and its shards.
+#[derive(Debug)]
+pub(crate) struct ShardedCell {
+    shared: CachePadded<AtomicU64>,
+    shards: Box<[CachePadded<Shard>]>,
+    /// The largest lease: at most half the burst over all shards, so that held
+    /// units never keep most of the bucket from the others.
+    cap: u64,
+}
+
+impl ShardedCell {
+    pub(crate) fn new(p: &Params, shards: usize) -> Self {
+        let shards = shards.max(1);
+        let v: Vec<_> = (0..shards)
+            .map(|_| {
+                CachePadded::new(Shard {
+                    lease: AtomicU128::new(0),
+                    size: AtomicU64::new(1),
+                })
+            })
+            .collect();
+        Self {
+            shared: CachePadded::new(AtomicU64::new(0)),
+            shards: v.into_boxed_slice(),
+            cap: (p.burst / (2 * shards as u64)).clamp(1, MAX_LEASE),
+        }
+    }
+
+    pub(crate) fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// A check of cost 1 on shard `i` (taken modulo the shard count).
+    pub(crate) fn check(&self, p: &Params, now: Nanos, i: usize) -> Decision {
+        let shard = &self.shards[i % self.shards.len()];
+        // Relaxed (every access to a lease word): it publishes no other memory, and
+        // the reset's generation is ordered with an install by this word's own
+        // modification order.
+        let mut w = shard.lease.load(Ordering::Relaxed);
+        loop {
+            let l = Lease::unpack(w);
+            let Some((slot, skipped)) = usable(p, l, now) else {
+                break;
+            };
+            let rest = l.left - skipped as u32 - 1;
+            let next = Lease {
+                next: slot + p.t,
+                left: rest,
+                gen: l.gen,
+            };
+            match shard
+                .lease
+                .compare_exchange(w, next.pack(), Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return from_lease(p, next, now),
+                Err(actual) => w = actual,
+            }
+        }
+        // Relaxed: the size is a hint; any value in 1..=cap is safe.
+        let k = shard.size.load(Ordering::Relaxed).clamp(1, self.cap);
+        let (seen, contended) = self.take(|tat| gcra::lease(p, tat, now, k).map(|l| l.0));
+        let Some((tat, first, granted)) = gcra::lease(p, seen, now, k) else {
+            return gcra::decide(p, seen, now, 1).1;
+        };
+        if contended {
+            // Relaxed: as above.
+            shard.size.store((k * 2).min(self.cap), Ordering::Relaxed);
+        }
+        if granted > 1 {
+            let held = Lease {
+                next: first + p.t,
+                left: (granted - 1) as u32,
+                gen: Lease::unpack(w).gen,
+            };
+            // Relaxed: as above. A failure (a reset, or another thread of this shard
+            // installed a lease meanwhile) drops these units: fewer admitted, never
+            // more.
+            let _ =
+                shard
+                    .lease
+                    .compare_exchange(w, held.pack(), Ordering::Relaxed, Ordering::Relaxed);
+        }
+        let mut d = gcra::decide(p, seen, now, 1).1;
+        d.reset_after = tat - now;
+        d
+    }
+
+    /// A check of cost `n > 1`: straight to the shared word, as the plain limiter.
+    pub(crate) fn check_n(&self, p: &Params, now: Nanos, n: u64) -> Decision {
+        let (seen, _) = self.take(|tat| gcra::admit(p, tat, now, n));
+        gcra::decide(p, seen, now, n).1
+    }
+
+    /// What `check` on shard `i` would answer, changing nothing.
+    pub(crate) fn peek(&self, p: &Params, now: Nanos, i: usize, n: u64) -> Decision {
+        let shard = &self.shards[i % self.shards.len()];
+        // Relaxed: as in `check`.
+        let l = Lease::unpack(shard.lease.load(Ordering::Relaxed));
+        if n == 1 {
+            if let Some((slot, skipped)) = usable(p, l, now) {
+                let next = Lease {
+                    next: slot + p.t,
+                    left: l.left - skipped as u32 - 1,
+                    gen: l.gen,
+                };
+                return from_lease(p, next, now);
+            }
+        }
+        gcra::decide(p, self.shared_state(), now, n).1
+    }
+
+    /// Forgets everything: the shared word and every lease.
+    pub(crate) fn reset(&self) {
+        self.store_shared(0);
+    }
+
+    /// The shared word (units held in leases count as taken).
+    pub(crate) fn shared_state(&self) -> u64 {
+        // Relaxed: the word is the whole state, as in `WordCell`.
+        self.shared.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the shared word and empties every lease (restore, reset).
+    pub(crate) fn store_shared(&self, state: u64) {
+        // Relaxed: as in `shared_state`.
+        self.shared.store(state, Ordering::Relaxed);
+        for shard in self.shards.iter() {
+            // Relaxed: as in `check`.
+            let mut w = shard.lease.load(Ordering::Relaxed);
+            loop {
+                let gen = Lease::unpack(w).gen.wrapping_add(1);
+                let empty = Lease {
+                    next: 0,
+                    left: 0,
+                    gen,
+                };
+                match shard.lease.compare_exchange(
+                    w,
+                    empty.pack(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => w = actual,
+                }
+            }
+        }
+    }
+
+    /// The units lease `i` holds now, for tests.
+    #[cfg(test)]
+    pub(crate) fn held(&self, i: usize) -> u32 {
+        // Relaxed: as in `check`.
+        Lease::unpack(self.shards[i].lease.load(Ordering::Relaxed)).left
+    }
+
+    /// Runs `admit` on the shared word until its answer is installed: the word the
+    /// last attempt saw, and whether any attempt lost a race.
+    fn take(&self, admit: impl Fn(u64) -> Option<u64>) -> (u64, bool) {
+        // Relaxed: as in `shared_state`.
+        let mut cur = self.shared.load(Ordering::Relaxed);
+        let mut contended = false;
+        loop {
+            let Some(next) = admit(cur) else {
+                return (cur, contended);
+            };
+            match self
+                .shared
+                .compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return (cur, contended),
+                Err(actual) => {
+                    cur = actual;
+                    contended = true;
+                }
+            }
+        }
+    }
+}
+
+/// The first unit of `l` whose slot has not passed at `now`, and how many expired
+/// units before it are skipped.
+fn usable(p: &Params, l: Lease, now: Nanos) -> Option<(Nanos, u64)> {
+    if l.left == 0 {
+        return None;
+    }
+    let skipped = now.saturating_sub(l.next).div_ceil(p.t);
+    (skipped < u64::from(l.left)).then(|| (l.next + skipped * p.t, skipped))
+}
+
+/// The decision of a check served from a lease (see the module docs).
+fn from_lease(p: &Params, rest: Lease, now: Nanos) -> Decision {
+    let mut d = p.blank_decision(true);
+    d.remaining_num = u64::from(rest.left) * p.t;
+    d.remaining_unit = p.t;
+    d.reset_after = (rest.next + u64::from(rest.left) * p.t).saturating_sub(now);
+    d
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::algorithm::Algorithm;
+    use crate::quota::Quota;
+
+    const T: Nanos = 1_000_000;
+
+    /// Burst 8, one unit per millisecond.
+    fn params() -> Params {
+        let q = Quota::new(1_000, core::time::Duration::from_secs(1))
+            .unwrap()
+            .with_burst(8)
+            .unwrap();
+        Params::new(Algorithm::TokenBucket, &q).unwrap()
+    }
+
+    #[test]
+    fn one_unit_leases_are_the_plain_limiter() {
+        let p = params();
+        let cell = ShardedCell::new(&p, 4);
+        let mut plain = 0;
+        for now in (0..40 * T).step_by(T as usize / 3) {
+            let d = cell.check(&p, now, (now / 7) as usize);
+            let (next, want) = gcra::decide(&p, plain, now, 1);
+            assert_eq!(d.is_allowed(), want.is_allowed(), "at {now}");
+            assert_eq!(d.retry_after(), want.retry_after(), "at {now}");
+            if let Some(next) = next {
+                plain = next;
+            }
+        }
+    }
+
+    #[test]
+    fn a_quiet_shards_units_expire_and_reach_the_others() {
+        let p = params();
+        let cell = ShardedCell::new(&p, 2);
+        assert_eq!(cell.cap, 2, "half the burst over two shards");
+        cell.shards[0].size.store(2, Ordering::Relaxed);
+        assert!(cell.check(&p, 0, 0).is_allowed());
+        assert_eq!(cell.held(0), 1, "a lease of 2: one used, one held");
+        // Shard 1 gets the rest of the bucket, one unit at a time: 8 - 2.
+        let taken = (0..10)
+            .filter(|_| cell.check(&p, 0, 1).is_allowed())
+            .count();
+        assert_eq!(taken, 6);
+        // Shard 0 goes quiet; its held unit (slot T) expires once T has passed,
+        // and the bucket refills for shard 1 as for the plain limiter.
+        let later = 4 * T + 1;
+        let plain_refill = gcra::lease(&p, 8 * T, later, 8).map_or(0, |l| l.2);
+        let taken = (0..10)
+            .filter(|_| cell.check(&p, later, 1).is_allowed())
+            .count();
+        assert_eq!(taken as u64, plain_refill);
+        assert_eq!(plain_refill, 4);
+        // Shard 0's expired unit is gone, not admitted late.
+        assert!(!cell.check(&p, later, 0).is_allowed());
+    }
+
+    #[test]
+    fn leases_grow_only_to_the_cap_and_reset_drops_them() {
+        let p = params();
+        let cell = ShardedCell::new(&p, 1);
+        assert_eq!(cell.cap, 4);
+        cell.shards[0].size.store(1_000, Ordering::Relaxed);
+        assert!(cell.check(&p, 0, 0).is_allowed());
+        assert_eq!(cell.held(0), 3, "capped at 4");
+        cell.reset();
+        assert_eq!(cell.held(0), 0);
+        assert_eq!(cell.shared_state(), 0);
+        let taken = (0..20)
+            .filter(|_| cell.check(&p, 0, 0).is_allowed())
+            .count();
+        assert_eq!(taken, 8, "the whole burst again, and no more");
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::algorithm::Algorithm;
+    use crate::quota::Quota;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Burst 3, leases of 2 units preset: two threads checking twice each, on
+    /// their own shards or on one, admit exactly the burst while the clock stands
+    /// still (a lease never adds a unit, and a dropped install only when two
+    /// leases of 2 meet, which a burst of 3 rules out).
+    fn two_threads(shard_of_second: usize) {
+        loom::model(move || {
+            let q = Quota::new(3, core::time::Duration::from_secs(3)).unwrap();
+            let p = Params::new(Algorithm::TokenBucket, &q).unwrap();
+            let mut cell = ShardedCell::new(&p, 2);
+            cell.cap = 2;
+            for s in cell.shards.iter() {
+                s.size.store(2, Ordering::Relaxed);
+            }
+            let cell = Arc::new(cell);
+            let other = {
+                let cell = cell.clone();
+                thread::spawn(move || {
+                    (0..2)
+                        .filter(|_| cell.check(&p, 10, shard_of_second).is_allowed())
+                        .count()
+                })
+            };
+            let mine = (0..2)
+                .filter(|_| cell.check(&p, 10, 0).is_allowed())
+                .count();
+            assert_eq!(mine + other.join().unwrap(), 3);
+        });
+    }
+
+    #[test]
+    fn two_threads_on_their_own_shards_admit_exactly_the_burst() {
+        two_threads(1);
+    }
+
+    #[test]
+    fn two_threads_on_one_shard_admit_exactly_the_burst() {
+        two_threads(0);
+    }
+}
