@@ -14,6 +14,7 @@
 //! * [`stores`]: the table as a key-value store, and the contract a keyed limiter
 //!   needs from its store.
 //! * [`snapshots`]: what saving and restoring a limiter guarantees.
+//! * [`sharding`]: one limit checked by many cores at once.
 //!
 //! Measured figures (timings, memory in a running process) are not here: they are
 //! in the repository's BENCHMARKS.md, each with its date and the command that
@@ -94,6 +95,7 @@
 pub mod capacity;
 pub mod identity;
 pub mod semantics;
+pub mod sharding;
 pub mod snapshots;
 pub mod stores;
 pub mod time;
