@@ -65,7 +65,6 @@ extern crate alloc;
 mod macros;
 
 mod algorithm;
-mod backend;
 mod cell;
 mod clock;
 mod concurrency;
@@ -76,6 +75,7 @@ mod error;
 pub mod http;
 mod limiter;
 mod quota;
+pub mod store;
 mod sync;
 mod table;
 
@@ -105,16 +105,6 @@ pub use table::FullPolicy;
 /// The header fields a [`Decision`] renders, without an HTTP crate.
 pub mod headers {
     pub use crate::decision::{FieldValue, Headers};
-}
-
-/// Where keyed states live: the contract a keyed [`Limiter`] runs on
-/// ([`StateStore`](store::StateStore)), the key-value contract of the Python
-/// ancestor's backends ([`Backend`](store::Backend)), and the in-memory store that
-/// implements both ([`MemoryStore`](store::MemoryStore)).
-pub mod store {
-    pub use crate::backend::{Backend, BackendError, StateStore, Transition};
-    pub use crate::table::memory::MemoryStore;
-    pub use crate::table::KeyedLogs;
 }
 
 /// Whether every check is lock-free on this machine.

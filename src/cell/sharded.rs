@@ -217,7 +217,7 @@ impl ShardedCell {
     }
 
     /// The units lease `i` holds now, for tests.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn held(&self, i: usize) -> u32 {
         // Relaxed: as in `check`.
         Lease::unpack(self.shards[i].lease.load(Ordering::Relaxed)).left

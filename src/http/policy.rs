@@ -2,11 +2,11 @@
 
 use super::fields::sanitize_name;
 use super::key::Key;
-use crate::backend::StateStore;
 use crate::clock::Clock;
 use crate::decision::Decision;
 use crate::error::InsufficientCapacity;
 use crate::limiter::{DirectLimiter, Limiter};
+use crate::store::StateStore;
 use crate::Algorithm;
 use std::fmt;
 use std::sync::Arc;

@@ -1,12 +1,12 @@
 //! Builders: configuration is checked once, at `build`, into typed errors.
 
 use crate::algorithm::{Algorithm, Params};
-use crate::backend::StateStore;
 use crate::clock::{Clock, DefaultClock};
 use crate::error::BuildError;
 use crate::limiter::{DirectLimiter, Limiter};
 use crate::quota::Quota;
-use crate::table::memory::MemoryStore;
+use crate::store::MemoryStore;
+use crate::store::StateStore;
 use crate::table::{random_seeds, FullPolicy};
 
 /// Configures a [`DirectLimiter`]; made by [`DirectLimiter::builder`].

@@ -1,7 +1,6 @@
 //! `Limiter`: one state per key, in a store (the lock-free table by default).
 
 use crate::algorithm::{Algorithm, Counter, Fixed, Gcra, Params, WordAlgorithm};
-use crate::backend::{StateStore, Transition};
 use crate::cell::LogMode;
 use crate::clock::{Clock, DefaultClock, Nanos};
 use crate::decision::Decision;
@@ -9,7 +8,8 @@ use crate::error::InsufficientCapacity;
 use crate::limiter::builder::LimiterBuilder;
 use crate::limiter::stats::{Counters, Stats};
 use crate::quota::Quota;
-use crate::table::memory::MemoryStore;
+use crate::store::MemoryStore;
+use crate::store::{StateStore, Transition};
 #[allow(unused_imports)] // named in docs
 use crate::table::FullPolicy;
 use core::hash::Hash;

@@ -47,7 +47,7 @@ use crate::algorithm::{Algorithm, Params};
 use crate::clock::{Clock, Nanos};
 use crate::limiter::{DirectCell, DirectLimiter, Limiter};
 use crate::quota::Quota;
-use crate::table::memory::MemoryStore;
+use crate::store::MemoryStore;
 use crate::table::GROUP_SLOTS;
 use clamp::Restored;
 use core::fmt;

@@ -5,9 +5,9 @@
 use super::placement::SLOT_BITS;
 use super::slot::{tag_of, Slot};
 use super::{FullPolicy, Probe, Table, GROUP_SLOTS};
-use crate::backend::Transition;
 use crate::clock::Nanos;
 use crate::sync::{AtomicU128, Ordering};
+use crate::table::Transition;
 
 impl Table {
     /// The key's confirmed slot, helping any pending claim of it to a resolution

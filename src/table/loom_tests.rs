@@ -12,8 +12,8 @@
 //! `scan_near` meet a pending claim and hand over to the full protocol.
 
 use super::*;
-use crate::backend::Transition;
 use crate::clock::Nanos;
+use crate::table::Transition;
 use loom::sync::Arc;
 use loom::thread;
 use std::collections::BTreeSet;
@@ -397,9 +397,9 @@ fn check_races_reset() {
 /// two distinct new values.
 #[test]
 fn increment_races_increment() {
-    use crate::backend::Backend;
     use crate::clock::ManualClock;
-    use crate::table::memory::MemoryStore;
+    use crate::store::Backend;
+    use crate::store::MemoryStore;
     loom::model(|| {
         let store = Arc::new(
             MemoryStore::from_parts(

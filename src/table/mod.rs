@@ -84,13 +84,13 @@
 mod bulk;
 mod claim;
 mod logs;
-pub(crate) mod memory;
 mod placement;
 pub(crate) mod slot;
 
 pub use logs::KeyedLogs;
 pub(crate) use placement::{random_seeds, Probe};
 
+use crate::clock::Nanos;
 use crate::sync::{AtomicU128, AtomicU64, Ordering};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -125,6 +125,28 @@ pub enum FullPolicy {
     EvictSoonestExpiring,
     /// Deny the new key until a slot frees up; existing keys are never displaced.
     Deny,
+}
+
+/// How a [`StateStore::transition`](crate::store::StateStore::transition) ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transition {
+    /// The admission ran against `seen` (the key's state word, 0 if it had none)
+    /// and its answer, if any, was installed; `evicted` live keys made room.
+    Ran {
+        /// The state word the admission decided on.
+        seen: u64,
+        /// Live keys evicted to make room for this one.
+        evicted: u32,
+    },
+    /// No room for this new key: both its groups are full of live keys and the
+    /// policy is `Deny` (a slot frees up at `free_at` at the latest), or, under
+    /// either policy, every candidate slot is another key's claim in progress
+    /// (`free_at` is now: this thread does not wait for those claims).
+    Full {
+        /// When a slot frees up at the latest.
+        free_at: Nanos,
+    },
 }
 
 #[cfg_attr(not(loom), repr(align(128)))]

@@ -1,8 +1,8 @@
 //! Unit tests of the table: placement, eviction, identity and claim resolution.
 use super::slot::tag_of;
 use super::*;
-use crate::backend::Transition;
 use crate::clock::Nanos;
+use crate::table::Transition;
 
 const SEEDS: [u64; 4] = [1, 2, 3, 4];
 

@@ -1,15 +1,20 @@
-//! The storage contracts: the seed's key-value `Backend`, and the one atomic
-//! state transition a keyed limiter needs (`StateStore`).
+//! Where keyed states live: the contract a keyed limiter runs on
+//! ([`StateStore`]), the key-value contract of the Python ancestor's backends
+//! ([`Backend`]), and the in-memory store that implements both ([`MemoryStore`]).
 //!
-//! [`MemoryStore`](crate::store::MemoryStore) implements both, lock-free, on the
-//! fixed-capacity table; the keyed [`Limiter`](crate::Limiter) is generic over its
-//! `StateStore` (monomorphized: no `dyn` on the hot path).
+//! `MemoryStore` implements both, lock-free, on the fixed-capacity table; the
+//! keyed [`Limiter`](crate::Limiter) is generic over its `StateStore`
+//! (monomorphized: no `dyn` on the hot path).
 
 use crate::clock::Nanos;
-use crate::table::KeyedLogs;
+pub use crate::table::{KeyedLogs, Transition};
+
+mod memory;
+
 use core::fmt;
 use core::hash::Hash;
 use core::time::Duration;
+pub use memory::MemoryStore;
 
 /// Why a store refused an operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,28 +91,6 @@ pub trait Backend: Send + Sync {
     /// Releases the store's resources; for the in-memory store there are none (its
     /// memory goes when it is dropped), so this is a no-op kept for the contract.
     fn close(&self) -> Result<(), BackendError>;
-}
-
-/// How a [`StateStore::transition`] ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Transition {
-    /// The admission ran against `seen` (the key's state word, 0 if it had none)
-    /// and its answer, if any, was installed; `evicted` live keys made room.
-    Ran {
-        /// The state word the admission decided on.
-        seen: u64,
-        /// Live keys evicted to make room for this one.
-        evicted: u32,
-    },
-    /// No room for this new key: both its groups are full of live keys and the
-    /// policy is `Deny` (a slot frees up at `free_at` at the latest), or, under
-    /// either policy, every candidate slot is another key's claim in progress
-    /// (`free_at` is now: this thread does not wait for those claims).
-    Full {
-        /// When a slot frees up at the latest.
-        free_at: Nanos,
-    },
 }
 
 /// One atomic read-modify-write of a key's 64-bit state word: what a keyed

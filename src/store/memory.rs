@@ -1,11 +1,11 @@
 //! `MemoryStore`: the table as a store, without locks.
 
-use super::KeyedLogs;
-use super::{FullPolicy, Table};
-use crate::backend::{Backend, BackendError, StateStore, Transition};
+use super::{Backend, BackendError, StateStore, Transition};
 use crate::cell::LogArena;
 use crate::clock::{duration_to_nanos, Clock, DefaultClock, Nanos};
 use crate::error::BuildError;
+use crate::table::KeyedLogs;
+use crate::table::{FullPolicy, Table};
 use core::hash::Hash;
 use core::time::Duration;
 
