@@ -176,18 +176,30 @@ pub(crate) fn u128_is_lock_free() -> bool {
     portable_atomic::AtomicU128::is_lock_free()
 }
 
-/// A small number for the calling thread, the same on every call: which shard of
-/// a sharded limiter it draws from. Handed out in order of first use, so that the
-/// first threads spread over the shards evenly.
+/// A small number for the calling thread, the same on every call until
+/// [`move_thread_index`] changes it: which shard of a sharded limiter it draws
+/// from. Handed out in order of first use, so that the first threads spread over
+/// the shards evenly.
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) fn thread_index() -> usize {
-    use core::sync::atomic::AtomicUsize;
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::thread_local! {
+    THREAD_INDEX.with(std::cell::Cell::get)
+}
+
+/// Gives the calling thread another index (it met another thread on its shard),
+/// as striped counters such as Java's `LongAdder` do.
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) fn move_thread_index() {
+    THREAD_INDEX.with(|i| i.set(i.get().wrapping_add(1)));
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+std::thread_local! {
+    static THREAD_INDEX: std::cell::Cell<usize> = {
+        use core::sync::atomic::AtomicUsize;
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         // Relaxed: only distinctness matters, which the add gives by itself.
-        static INDEX: usize = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    }
-    INDEX.with(|i| *i)
+        std::cell::Cell::new(NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed))
+    };
 }
 
 /// Without threads of `std` (or under loom, whose models pick shards explicitly)
@@ -196,3 +208,6 @@ pub(crate) fn thread_index() -> usize {
 pub(crate) fn thread_index() -> usize {
     0
 }
+
+#[cfg(not(all(feature = "std", not(loom))))]
+pub(crate) fn move_thread_index() {}

@@ -248,7 +248,7 @@ fn two_threads(c: &mut Criterion) {
         });
     });
     g.bench_function("ratecell_sharded", |b| {
-        let lim = DirectLimiter::builder(rq).shards(2).build().unwrap();
+        let lim = DirectLimiter::builder(rq).sharded().build().unwrap();
         b.iter_custom(|iters| {
             on_two_threads(iters, || {
                 black_box(lim.check().is_allowed());

@@ -28,7 +28,7 @@
 use crate::algorithm::{gcra, Params};
 use crate::clock::Nanos;
 use crate::decision::Decision;
-use crate::sync::{AtomicU128, AtomicU64, Ordering};
+use crate::sync::{move_thread_index, AtomicU128, AtomicU64, Ordering};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use crossbeam_utils::CachePadded;
@@ -122,7 +122,11 @@ impl ShardedCell {
                 .compare_exchange(w, next.pack(), Ordering::Relaxed, Ordering::Relaxed)
             {
                 Ok(_) => return from_lease(p, next, now),
-                Err(actual) => w = actual,
+                Err(actual) => {
+                    // Another thread draws from this shard too: move on next time.
+                    move_thread_index();
+                    w = actual;
+                }
             }
         }
         // Relaxed: the size is a hint; any value in 1..=cap is safe.

@@ -37,10 +37,12 @@ impl<C> DirectBuilder<C> {
     /// lease instead of one per check. It never admits more than the plain limiter
     /// would; units a quiet thread holds expire on the schedule, and the lease
     /// starts at one unit (the plain limiter exactly) and grows only under
-    /// contention. One shard per available CPU; see [`shards`](Self::shards).
+    /// contention. Four shards per available CPU, so that threads seldom share
+    /// one (a thread that meets another on its shard moves to the next); see
+    /// [`shards`](Self::shards).
     pub fn sharded(self) -> Self {
         #[cfg(feature = "std")]
-        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let n = 4 * std::thread::available_parallelism().map_or(1, |n| n.get());
         #[cfg(not(feature = "std"))]
         let n = 1;
         self.shards(n)
