@@ -7,7 +7,7 @@ use super::fields::{
 };
 use super::layer::Config;
 use super::observe::{log_denied, log_key_error, Metrics};
-use super::policy::{check_all, Verdict};
+use super::policy::{check_all, DecisionList, Verdict};
 use crate::decision::Decision;
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
@@ -55,13 +55,16 @@ impl std::fmt::Debug for Config {
 #[derive(Clone, Debug)]
 pub struct Decisions {
     names: Arc<[Arc<str>]>,
-    decisions: Vec<Decision>,
+    decisions: DecisionList,
 }
 
 impl Decisions {
     /// `(policy name, decision)` for every policy, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Decision)> + '_ {
-        self.names.iter().map(|n| &**n).zip(&self.decisions)
+        self.names
+            .iter()
+            .map(|n| &**n)
+            .zip(self.decisions.as_slice())
     }
 
     /// The decision of the policy named `name`.
@@ -85,8 +88,15 @@ enum Step {
     Admit {
         decisions: Decisions,
         delay: Duration,
-        fields: Vec<(HeaderName, HeaderValue)>,
+        fields: Fields,
     },
+}
+
+/// The fields of an admitted response: a fixed set, so no list is allocated.
+struct Fields {
+    policy: HeaderValue,
+    ratelimit: HeaderValue,
+    legacy: Option<Box<[HeaderValue; 3]>>,
 }
 
 impl<S> RateLimit<S> {
@@ -167,14 +177,13 @@ impl Shared {
         if let Some(wait) = denied.retry_after() {
             set_default(h, RETRY_AFTER, number_value(retry_after_secs(wait)));
         }
-        self.fields(worst, &decisions[worst], |name, value| {
-            set_default(h, name, value)
-        });
+        self.fields(worst, &decisions[worst]).add_to(h);
         Step::Respond(res)
     }
 
-    fn admit(&self, decisions: Vec<Decision>) -> Step {
+    fn admit(&self, list: DecisionList) -> Step {
         let c = &*self.config;
+        let decisions = list.as_slice();
         let delay = if c.shaping {
             decisions
                 .iter()
@@ -184,17 +193,14 @@ impl Shared {
         } else {
             Duration::ZERO
         };
-        let mut fields = Vec::with_capacity(if c.legacy_fields { 5 } else { 2 });
         let worst = (0..decisions.len())
             .min_by_key(|&i| decisions[i].remaining())
             .unwrap_or(0);
-        if let Some(d) = decisions.get(worst) {
-            self.fields(worst, d, |name, value| fields.push((name, value)));
-        }
+        let fields = self.fields(worst, &decisions[worst]);
         Step::Admit {
             decisions: Decisions {
                 names: c.names.clone(),
-                decisions,
+                decisions: list,
             },
             delay,
             fields,
@@ -203,17 +209,33 @@ impl Shared {
 
     /// `RateLimit-Policy` (every policy), `RateLimit` (policy `i`), and the legacy
     /// trio if asked.
-    fn fields(&self, i: usize, d: &Decision, mut put: impl FnMut(HeaderName, HeaderValue)) {
+    fn fields(&self, i: usize, d: &Decision) -> Fields {
         let c = &*self.config;
-        put(RATELIMIT_POLICY, c.policy_field.clone());
-        put(RATELIMIT, ratelimit_value(&c.names[i], d));
-        if c.legacy_fields {
-            put(X_RATELIMIT_LIMIT, number_value(u64::from(d.limit())));
-            put(
-                X_RATELIMIT_REMAINING,
-                number_value(u64::from(d.remaining())),
-            );
-            put(X_RATELIMIT_RESET, number_value(secs_ceil(d.reset_after())));
+        Fields {
+            policy: c.policy_field.clone(),
+            ratelimit: ratelimit_value(&c.names[i], d),
+            legacy: c.legacy_fields.then(|| {
+                Box::new([
+                    number_value(u64::from(d.limit())),
+                    number_value(u64::from(d.remaining())),
+                    number_value(secs_ceil(d.reset_after())),
+                ])
+            }),
+        }
+    }
+}
+
+const LEGACY: [HeaderName; 3] = [X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET];
+
+impl Fields {
+    /// Adds the fields a response does not already have.
+    fn add_to(self, h: &mut HeaderMap) {
+        set_default(h, RATELIMIT_POLICY, self.policy);
+        set_default(h, RATELIMIT, self.ratelimit);
+        if let Some(legacy) = self.legacy {
+            for (name, value) in LEGACY.into_iter().zip(*legacy) {
+                set_default(h, name, value);
+            }
         }
     }
 }
@@ -270,10 +292,7 @@ where
     }
 }
 
-fn with_fields<B>(mut res: Response<B>, fields: Vec<(HeaderName, HeaderValue)>) -> Response<B> {
-    let h = res.headers_mut();
-    for (name, value) in fields {
-        set_default(h, name, value);
-    }
+fn with_fields<B>(mut res: Response<B>, fields: Fields) -> Response<B> {
+    fields.add_to(res.headers_mut());
     res
 }
