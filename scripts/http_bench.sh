@@ -21,7 +21,7 @@ MODES=(none ratecell governor)
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get update && apt-get install -y wrk" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "taskset is missing (util-linux)" >&2; exit 1; }
 
-cargo build --release --quiet -p ratecell-benches --example http_hello
+cargo build --release --quiet -p ratecell-benches --features http --example http_hello
 bin="${CARGO_TARGET_DIR:-target}/release/examples/http_hello"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
@@ -58,8 +58,8 @@ run_one() {
     wait "$server" 2>/dev/null || true
     local hz
     hz=$(getconf CLK_TCK)
-    python3 - "$out" "$mode" "$keys" "$run" "$(( (s1 - s0) * 100 / (hz * DURATION) ))" \
-        "$(( (w1 - w0) * 100 / (hz * (DURATION - 2)) ))" >>"$results" <<'PY'
+    python3 - "$out" "$mode" "$keys" "$run" "$(( (s1 - s0) * 1000 / (hz * DURATION) ))" \
+        "$(( (w1 - w0) * 1000 / (hz * (DURATION - 2)) ))" >>"$results" <<'PY'
 import re, sys
 path, mode, keys, run, server_cpu, wrk_cpu = sys.argv[1:]
 text = open(path).read()
@@ -67,7 +67,9 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", text)
 p99 = float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(mode, keys, run, rps, p99, server_cpu, wrk_cpu, errors.group(1) if errors else 0)
+# CPU shares in tenths of a percent of one core.
+print(mode, keys, run, rps, p99, int(server_cpu) / 10, int(wrk_cpu) / 10,
+      errors.group(1) if errors else 0)
 PY
     rm -f "$out"
     echo "run $run, $keys key(s), $mode: $(tail -1 "$results")" >&2
@@ -89,14 +91,19 @@ rows = [l.split() for l in open(path)]
 def med(mode, keys, col):
     return statistics.median(float(r[col]) for r in rows if r[0] == mode and r[1] == keys)
 print(f"\nmedians of {runs} runs, {duration} s each, wrk -t1 -c{conns}; server on core 0, wrk on core 1\n")
-print("| keys | layer | requests/s | vs none | p99 latency | server CPU | wrk CPU | non-2xx |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+# Requests per second of server CPU: the work each request costs the server,
+# which holds still when another process takes part of the server's core.
+for r in rows:
+    r.append(float(r[3]) / max(float(r[5]), 0.1) * 100)
+print("| keys | layer | requests/s | vs none | p99 latency | server CPU | wrk CPU | requests per server CPU-s | vs none | non-2xx |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for keys in ["1", "100k"]:
-    base = med("none", keys, 3)
+    base, base_eff = med("none", keys, 3), med("none", keys, 8)
     for mode in ["none", "ratecell", "governor"]:
-        rps = med(mode, keys, 3)
+        rps, eff = med(mode, keys, 3), med(mode, keys, 8)
         bad = sum(int(r[7]) for r in rows if r[0] == mode and r[1] == keys)
         print(f"| {keys} | {mode} | {rps:,.0f} | {rps / base:.3f} | {med(mode, keys, 4):,.0f} µs "
-              f"| {med(mode, keys, 5):.0f}% | {med(mode, keys, 6):.0f}% | {bad} |")
-    print(f"| {keys} | ratecell / governor | {med('ratecell', keys, 3) / med('governor', keys, 3):.3f} | | | | | |")
+              f"| {med(mode, keys, 5):.0f}% | {med(mode, keys, 6):.0f}% | {eff:,.0f} | {eff / base_eff:.3f} | {bad} |")
+    print(f"| {keys} | ratecell / governor | {med('ratecell', keys, 3) / med('governor', keys, 3):.3f} "
+          f"| | | | | {med('ratecell', keys, 8) / med('governor', keys, 8):.3f} | | |")
 PY

@@ -2,7 +2,7 @@
 //! limiter, ratecell's layer, tower-governor's layer.
 //!
 //! ```text
-//! cargo run --release -p ratecell-benches --example http_hello -- none|ratecell|governor [ADDR]
+//! cargo run --release -p ratecell-benches --features http --example http_hello -- none|ratecell|governor|in-process [ADDR]
 //! ```
 //!
 //! Both limiters key by client address, read from `X-Forwarded-For` when it is
