@@ -9,6 +9,8 @@ use super::layer::Config;
 use super::observe::{log_denied, log_key_error, Metrics};
 use super::policy::{check_all, DecisionList, Verdict};
 use crate::decision::Decision;
+use futures_util::future::{join, ready, Either, Join, Map, Ready};
+use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use std::future::Future;
@@ -88,12 +90,14 @@ enum Step {
     Admit {
         decisions: Decisions,
         delay: Duration,
-        fields: Fields,
+        fields: AdmittedFields,
     },
 }
 
-/// The fields of an admitted response: a fixed set, so no list is allocated.
-struct Fields {
+/// The header fields the layer adds to an admitted response (a fixed set, so no
+/// list is allocated).
+#[derive(Debug)]
+pub struct AdmittedFields {
     policy: HeaderValue,
     ratelimit: HeaderValue,
     legacy: Option<Box<[HeaderValue; 3]>>,
@@ -209,9 +213,9 @@ impl Shared {
 
     /// `RateLimit-Policy` (every policy), `RateLimit` (policy `i`), and the legacy
     /// trio if asked.
-    fn fields(&self, i: usize, d: &Decision) -> Fields {
+    fn fields(&self, i: usize, d: &Decision) -> AdmittedFields {
         let c = &*self.config;
-        Fields {
+        AdmittedFields {
             policy: c.policy_field.clone(),
             ratelimit: ratelimit_value(&c.names[i], d),
             legacy: c.legacy_fields.then(|| {
@@ -227,7 +231,7 @@ impl Shared {
 
 const LEGACY: [HeaderName; 3] = [X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET];
 
-impl Fields {
+impl AdmittedFields {
     /// Adds the fields a response does not already have.
     fn add_to(self, h: &mut HeaderMap) {
         set_default(h, RATELIMIT_POLICY, self.policy);
@@ -254,23 +258,19 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<ResBody>, S::Error>> + Send>>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        // The service that was polled ready is the one that is called.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let (parts, body) = req.into_parts();
         match self.shared.step(&parts) {
-            Step::Pass => Box::pin(inner.call(Request::from_parts(parts, body))),
-            Step::Respond(res) => {
-                let res = res.map(ResBody::from);
-                Box::pin(std::future::ready(Ok(res)))
-            }
+            Step::Pass => Either::Left(Either::Left(
+                self.inner.call(Request::from_parts(parts, body)),
+            )),
+            Step::Respond(res) => Either::Left(Either::Right(ready(Ok(res.map(ResBody::from))))),
             Step::Admit {
                 decisions,
                 delay,
@@ -279,20 +279,45 @@ where
                 let mut req = Request::from_parts(parts, body);
                 req.extensions_mut().insert(decisions);
                 if delay.is_zero() {
-                    let fut = inner.call(req);
-                    Box::pin(async move { Ok(with_fields(fut.await?, fields)) })
+                    let add: AddFields<ResBody, S::Error> = add_fields;
+                    Either::Right(Either::Left(
+                        join(self.inner.call(req), ready(fields)).map(add),
+                    ))
                 } else {
-                    Box::pin(async move {
+                    // The call happens after the sleep: it takes the service that was
+                    // polled ready and leaves a clone in its place.
+                    let clone = self.inner.clone();
+                    let mut inner = std::mem::replace(&mut self.inner, clone);
+                    Either::Right(Either::Right(Box::pin(async move {
                         tokio::time::sleep(delay).await;
-                        Ok(with_fields(inner.call(req).await?, fields))
-                    })
+                        add_fields((inner.call(req).await, fields))
+                    })))
                 }
             }
         }
     }
 }
 
-fn with_fields<B>(mut res: Response<B>, fields: Fields) -> Response<B> {
+type Answer<B, E> = Result<Response<B>, E>;
+type AddFields<B, E> = fn((Answer<B, E>, AdmittedFields)) -> Answer<B, E>;
+
+/// The future of [`RateLimit`]: the inner service's own future when exempt, a
+/// ready answer when denied, the inner future joined with the fields to add when
+/// admitted (no allocation on any of these paths), and a boxed sleep-then-call for
+/// a leaky-bucket delay. Treat it as opaque: its shape may change.
+pub type ResponseFuture<F, B, E> = Either<
+    Either<F, Ready<Answer<B, E>>>,
+    Either<
+        Map<Join<F, Ready<AdmittedFields>>, AddFields<B, E>>,
+        Pin<Box<dyn Future<Output = Answer<B, E>> + Send>>,
+    >,
+>;
+
+fn add_fields<B, E>((answer, fields): (Answer<B, E>, AdmittedFields)) -> Answer<B, E> {
+    answer.map(|res| with_fields(res, fields))
+}
+
+fn with_fields<B>(mut res: Response<B>, fields: AdmittedFields) -> Response<B> {
     fields.add_to(res.headers_mut());
     res
 }
