@@ -5,6 +5,7 @@ use super::fields::{
     number_value, ratelimit_value, retry_after_secs, secs_ceil, RATELIMIT, RATELIMIT_POLICY,
     RETRY_AFTER, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
 };
+use super::key::Key;
 use super::layer::Config;
 use super::observe::{log_denied, log_key_error, Metrics};
 use super::policy::{check_all, DecisionList, Verdict};
@@ -31,14 +32,6 @@ pub struct RateLimit<S> {
 struct Shared {
     config: Arc<Config>,
     metrics: Metrics,
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("policies", &self.policies)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Every policy's decision for an admitted request, in the request's extensions.
@@ -140,25 +133,38 @@ impl Shared {
             });
         };
         let cost = c.cost.as_ref().map_or(1, |f| f(parts));
-        let (decisions, violated, never) = match check_all(&c.policies, &key, cost) {
+        match check_all(&c.policies, &key, cost) {
             Verdict::Admitted(decisions) => {
                 self.metrics.admitted();
-                return self.admit(decisions);
+                self.admit(decisions)
             }
             Verdict::Denied {
                 decisions,
                 violated,
-            } => (decisions, violated, None),
+            } => self.deny(&key, cost, &decisions, &violated, None),
             Verdict::TooCostly {
                 policy,
                 max,
                 decision,
             } => {
                 let decisions = vec![decision; c.policies.len()];
-                (decisions, vec![policy], Some(max))
+                self.deny(&key, cost, &decisions, &[policy], Some(max))
             }
-        };
-        self.metrics.denied(&violated);
+        }
+    }
+
+    /// The 429 (or the handler's answer) for a request the policies at `violated`
+    /// denied; `never` is the most a policy can ever admit when the cost exceeds it.
+    fn deny(
+        &self,
+        key: &Key,
+        cost: u32,
+        decisions: &[Decision],
+        violated: &[usize],
+        never: Option<u32>,
+    ) -> Step {
+        let c = &*self.config;
+        self.metrics.denied(violated);
         // The reported policy is the one that makes the client wait longest.
         let worst = violated
             .iter()
@@ -172,7 +178,7 @@ impl Shared {
             cost,
             never,
         };
-        log_denied(&key, &denied.violated, c.log_keys);
+        log_denied(key, &denied.violated, c.log_keys);
         let mut res = match &c.on_denied {
             Some(f) => f(&denied),
             None => denied.default_response(),
