@@ -32,6 +32,10 @@ where
         Limiter::peek_n(self, key, n)
     }
     fn check_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        // `check` folds the unit cost into its arithmetic; most requests cost 1.
+        if n == 1 {
+            return Ok(Limiter::check(self, key));
+        }
         Limiter::check_n(self, key, n)
     }
     fn peek(&self, key: &Key) -> Decision {
@@ -47,6 +51,10 @@ impl<C: Clock + Send + Sync> Check for DirectLimiter<C> {
         DirectLimiter::peek_n(self, n)
     }
     fn check_n(&self, _: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        // As for the keyed limiter: the unit cost has its own, shorter path.
+        if n == 1 {
+            return Ok(DirectLimiter::check(self));
+        }
         DirectLimiter::check_n(self, n)
     }
     fn peek(&self, _: &Key) -> Decision {
