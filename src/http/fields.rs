@@ -90,16 +90,36 @@ pub(crate) fn write_policy_item(out: &mut String, name: &str, d: &Decision) {
 }
 
 /// The `RateLimit` value for one policy, `"name";r=remaining;t=reset`.
+///
+/// Rendered by hand into one exact-size buffer: it is built for every admitted
+/// request, and `core::fmt` costs more than the rest of the value.
 pub fn ratelimit_value(name: &str, d: &Decision) -> HeaderValue {
-    let mut out = String::with_capacity(name.len() + 24);
-    // Writing to a String cannot fail.
-    let _ = write!(
-        out,
-        "\"{name}\";r={};t={}",
-        d.remaining(),
-        secs_ceil(d.reset_after())
-    );
-    text_value(out)
+    let mut r = [0u8; 20];
+    let mut t = [0u8; 20];
+    let r = decimal(u64::from(d.remaining()), &mut r);
+    let t = decimal(secs_ceil(d.reset_after()), &mut t);
+    let mut out = Vec::with_capacity(name.len() + r.len() + t.len() + 8);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\";r=");
+    out.extend_from_slice(r);
+    out.extend_from_slice(b";t=");
+    out.extend_from_slice(t);
+    HeaderValue::from_maybe_shared(Bytes::from(out))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `n` in decimal, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 /// The `RateLimit-Policy` value for one policy.
@@ -185,6 +205,13 @@ mod tests {
         ] {
             assert_eq!(number_value(n).to_str().unwrap(), n.to_string());
         }
+    }
+
+    #[test]
+    fn ratelimit_values_render_exactly() {
+        let mut buf = [0u8; 20];
+        assert_eq!(decimal(0, &mut buf), b"0");
+        assert_eq!(decimal(u64::MAX, &mut buf), u64::MAX.to_string().as_bytes());
     }
 
     #[test]

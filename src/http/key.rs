@@ -108,6 +108,8 @@ pub enum ForwardedHeader {
     Forwarded,
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
 /// How the client address is found and cut.
 #[derive(Clone, Debug)]
 pub(crate) struct ClientIp {
@@ -143,7 +145,7 @@ impl ClientIp {
             return Some(peer);
         }
         let name = match self.header {
-            ForwardedHeader::XForwardedFor => http::HeaderName::from_static("x-forwarded-for"),
+            ForwardedHeader::XForwardedFor => X_FORWARDED_FOR,
             ForwardedHeader::Forwarded => http::header::FORWARDED,
         };
         let mut current = peer;

@@ -45,4 +45,4 @@ pub use layer::RateLimitLayer;
 #[cfg(feature = "metrics")]
 pub use observe::REQUESTS_COUNTER;
 pub use policy::Policy;
-pub use service::{Decisions, RateLimit};
+pub use service::{AdmittedFields, Decisions, RateLimit, ResponseFuture};

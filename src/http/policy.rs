@@ -32,6 +32,10 @@ where
         Limiter::peek_n(self, key, n)
     }
     fn check_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        // `check` folds the unit cost into its arithmetic; most requests cost 1.
+        if n == 1 {
+            return Ok(Limiter::check(self, key));
+        }
         Limiter::check_n(self, key, n)
     }
     fn peek(&self, key: &Key) -> Decision {
@@ -47,6 +51,10 @@ impl<C: Clock + Send + Sync> Check for DirectLimiter<C> {
         DirectLimiter::peek_n(self, n)
     }
     fn check_n(&self, _: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        // As for the keyed limiter: the unit cost has its own, shorter path.
+        if n == 1 {
+            return Ok(DirectLimiter::check(self));
+        }
         DirectLimiter::check_n(self, n)
     }
     fn peek(&self, _: &Key) -> Decision {
@@ -154,11 +162,27 @@ impl fmt::Debug for Policy {
     }
 }
 
+/// One decision per policy, in order; a single policy's without allocating.
+#[derive(Clone, Debug)]
+pub(crate) enum DecisionList {
+    One(Decision),
+    Many(Vec<Decision>),
+}
+
+impl DecisionList {
+    pub(crate) fn as_slice(&self) -> &[Decision] {
+        match self {
+            Self::One(d) => core::slice::from_ref(d),
+            Self::Many(v) => v,
+        }
+    }
+}
+
 /// What a stack of policies answered for one request.
 #[derive(Debug)]
 pub(crate) enum Verdict {
-    /// Every policy admitted; one decision per policy, in order.
-    Admitted(Vec<Decision>),
+    /// Every policy admitted.
+    Admitted(DecisionList),
     /// The policies at `violated` denied; `decisions` as for `Admitted`.
     Denied {
         decisions: Vec<Decision>,
@@ -181,7 +205,7 @@ pub(crate) fn check_all(policies: &[Policy], key: &Key, cost: u32) -> Verdict {
     // One policy needs no peek: its own check is all or nothing.
     if let [only] = policies {
         return match only.check_n(key, cost) {
-            Ok(d) if d.is_allowed() => Verdict::Admitted(vec![d]),
+            Ok(d) if d.is_allowed() => Verdict::Admitted(DecisionList::One(d)),
             Ok(d) => Verdict::Denied {
                 decisions: vec![d],
                 violated: vec![0],
@@ -219,7 +243,7 @@ pub(crate) fn check_all(policies: &[Policy], key: &Key, cost: u32) -> Verdict {
             Err(error) => return p.too_costly(i, key, error),
         }
     }
-    Verdict::Admitted(decisions)
+    Verdict::Admitted(DecisionList::Many(decisions))
 }
 
 #[cfg(test)]

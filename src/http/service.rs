@@ -5,10 +5,13 @@ use super::fields::{
     number_value, ratelimit_value, retry_after_secs, secs_ceil, RATELIMIT, RATELIMIT_POLICY,
     RETRY_AFTER, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
 };
+use super::key::Key;
 use super::layer::Config;
 use super::observe::{log_denied, log_key_error, Metrics};
-use super::policy::{check_all, Verdict};
+use super::policy::{check_all, DecisionList, Verdict};
 use crate::decision::Decision;
+use futures_util::future::{join, ready, Either, Join, Map, Ready};
+use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use std::future::Future;
@@ -31,14 +34,6 @@ struct Shared {
     metrics: Metrics,
 }
 
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("policies", &self.policies)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Every policy's decision for an admitted request, in the request's extensions.
 ///
 /// ```
@@ -55,13 +50,16 @@ impl std::fmt::Debug for Config {
 #[derive(Clone, Debug)]
 pub struct Decisions {
     names: Arc<[Arc<str>]>,
-    decisions: Vec<Decision>,
+    decisions: DecisionList,
 }
 
 impl Decisions {
     /// `(policy name, decision)` for every policy, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Decision)> + '_ {
-        self.names.iter().map(|n| &**n).zip(&self.decisions)
+        self.names
+            .iter()
+            .map(|n| &**n)
+            .zip(self.decisions.as_slice())
     }
 
     /// The decision of the policy named `name`.
@@ -85,8 +83,17 @@ enum Step {
     Admit {
         decisions: Decisions,
         delay: Duration,
-        fields: Vec<(HeaderName, HeaderValue)>,
+        fields: AdmittedFields,
     },
+}
+
+/// The header fields the layer adds to an admitted response (a fixed set, so no
+/// list is allocated).
+#[derive(Debug)]
+pub struct AdmittedFields {
+    policy: HeaderValue,
+    ratelimit: HeaderValue,
+    legacy: Option<Box<[HeaderValue; 3]>>,
 }
 
 impl<S> RateLimit<S> {
@@ -126,25 +133,38 @@ impl Shared {
             });
         };
         let cost = c.cost.as_ref().map_or(1, |f| f(parts));
-        let (decisions, violated, never) = match check_all(&c.policies, &key, cost) {
+        match check_all(&c.policies, &key, cost) {
             Verdict::Admitted(decisions) => {
                 self.metrics.admitted();
-                return self.admit(decisions);
+                self.admit(decisions)
             }
             Verdict::Denied {
                 decisions,
                 violated,
-            } => (decisions, violated, None),
+            } => self.deny(&key, cost, &decisions, &violated, None),
             Verdict::TooCostly {
                 policy,
                 max,
                 decision,
             } => {
                 let decisions = vec![decision; c.policies.len()];
-                (decisions, vec![policy], Some(max))
+                self.deny(&key, cost, &decisions, &[policy], Some(max))
             }
-        };
-        self.metrics.denied(&violated);
+        }
+    }
+
+    /// The 429 (or the handler's answer) for a request the policies at `violated`
+    /// denied; `never` is the most a policy can ever admit when the cost exceeds it.
+    fn deny(
+        &self,
+        key: &Key,
+        cost: u32,
+        decisions: &[Decision],
+        violated: &[usize],
+        never: Option<u32>,
+    ) -> Step {
+        let c = &*self.config;
+        self.metrics.denied(violated);
         // The reported policy is the one that makes the client wait longest.
         let worst = violated
             .iter()
@@ -158,7 +178,7 @@ impl Shared {
             cost,
             never,
         };
-        log_denied(&key, &denied.violated, c.log_keys);
+        log_denied(key, &denied.violated, c.log_keys);
         let mut res = match &c.on_denied {
             Some(f) => f(&denied),
             None => denied.default_response(),
@@ -167,14 +187,13 @@ impl Shared {
         if let Some(wait) = denied.retry_after() {
             set_default(h, RETRY_AFTER, number_value(retry_after_secs(wait)));
         }
-        self.fields(worst, &decisions[worst], |name, value| {
-            set_default(h, name, value)
-        });
+        self.fields(worst, &decisions[worst]).add_to(h);
         Step::Respond(res)
     }
 
-    fn admit(&self, decisions: Vec<Decision>) -> Step {
+    fn admit(&self, list: DecisionList) -> Step {
         let c = &*self.config;
+        let decisions = list.as_slice();
         let delay = if c.shaping {
             decisions
                 .iter()
@@ -184,17 +203,14 @@ impl Shared {
         } else {
             Duration::ZERO
         };
-        let mut fields = Vec::with_capacity(if c.legacy_fields { 5 } else { 2 });
         let worst = (0..decisions.len())
             .min_by_key(|&i| decisions[i].remaining())
             .unwrap_or(0);
-        if let Some(d) = decisions.get(worst) {
-            self.fields(worst, d, |name, value| fields.push((name, value)));
-        }
+        let fields = self.fields(worst, &decisions[worst]);
         Step::Admit {
             decisions: Decisions {
                 names: c.names.clone(),
-                decisions,
+                decisions: list,
             },
             delay,
             fields,
@@ -203,17 +219,33 @@ impl Shared {
 
     /// `RateLimit-Policy` (every policy), `RateLimit` (policy `i`), and the legacy
     /// trio if asked.
-    fn fields(&self, i: usize, d: &Decision, mut put: impl FnMut(HeaderName, HeaderValue)) {
+    fn fields(&self, i: usize, d: &Decision) -> AdmittedFields {
         let c = &*self.config;
-        put(RATELIMIT_POLICY, c.policy_field.clone());
-        put(RATELIMIT, ratelimit_value(&c.names[i], d));
-        if c.legacy_fields {
-            put(X_RATELIMIT_LIMIT, number_value(u64::from(d.limit())));
-            put(
-                X_RATELIMIT_REMAINING,
-                number_value(u64::from(d.remaining())),
-            );
-            put(X_RATELIMIT_RESET, number_value(secs_ceil(d.reset_after())));
+        AdmittedFields {
+            policy: c.policy_field.clone(),
+            ratelimit: ratelimit_value(&c.names[i], d),
+            legacy: c.legacy_fields.then(|| {
+                Box::new([
+                    number_value(u64::from(d.limit())),
+                    number_value(u64::from(d.remaining())),
+                    number_value(secs_ceil(d.reset_after())),
+                ])
+            }),
+        }
+    }
+}
+
+const LEGACY: [HeaderName; 3] = [X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET];
+
+impl AdmittedFields {
+    /// Adds the fields a response does not already have.
+    fn add_to(self, h: &mut HeaderMap) {
+        set_default(h, RATELIMIT_POLICY, self.policy);
+        set_default(h, RATELIMIT, self.ratelimit);
+        if let Some(legacy) = self.legacy {
+            for (name, value) in LEGACY.into_iter().zip(*legacy) {
+                set_default(h, name, value);
+            }
         }
     }
 }
@@ -232,23 +264,19 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<ResBody>, S::Error>> + Send>>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        // The service that was polled ready is the one that is called.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let (parts, body) = req.into_parts();
         match self.shared.step(&parts) {
-            Step::Pass => Box::pin(inner.call(Request::from_parts(parts, body))),
-            Step::Respond(res) => {
-                let res = res.map(ResBody::from);
-                Box::pin(std::future::ready(Ok(res)))
-            }
+            Step::Pass => Either::Left(Either::Left(
+                self.inner.call(Request::from_parts(parts, body)),
+            )),
+            Step::Respond(res) => Either::Left(Either::Right(ready(Ok(res.map(ResBody::from))))),
             Step::Admit {
                 decisions,
                 delay,
@@ -257,23 +285,45 @@ where
                 let mut req = Request::from_parts(parts, body);
                 req.extensions_mut().insert(decisions);
                 if delay.is_zero() {
-                    let fut = inner.call(req);
-                    Box::pin(async move { Ok(with_fields(fut.await?, fields)) })
+                    let add: AddFields<ResBody, S::Error> = add_fields;
+                    Either::Right(Either::Left(
+                        join(self.inner.call(req), ready(fields)).map(add),
+                    ))
                 } else {
-                    Box::pin(async move {
+                    // The call happens after the sleep: it takes the service that was
+                    // polled ready and leaves a clone in its place.
+                    let clone = self.inner.clone();
+                    let mut inner = std::mem::replace(&mut self.inner, clone);
+                    Either::Right(Either::Right(Box::pin(async move {
                         tokio::time::sleep(delay).await;
-                        Ok(with_fields(inner.call(req).await?, fields))
-                    })
+                        add_fields((inner.call(req).await, fields))
+                    })))
                 }
             }
         }
     }
 }
 
-fn with_fields<B>(mut res: Response<B>, fields: Vec<(HeaderName, HeaderValue)>) -> Response<B> {
-    let h = res.headers_mut();
-    for (name, value) in fields {
-        set_default(h, name, value);
-    }
+type Answer<B, E> = Result<Response<B>, E>;
+type AddFields<B, E> = fn((Answer<B, E>, AdmittedFields)) -> Answer<B, E>;
+
+/// The future of [`RateLimit`]: the inner service's own future when exempt, a
+/// ready answer when denied, the inner future joined with the fields to add when
+/// admitted (no allocation on any of these paths), and a boxed sleep-then-call for
+/// a leaky-bucket delay. Treat it as opaque: its shape may change.
+pub type ResponseFuture<F, B, E> = Either<
+    Either<F, Ready<Answer<B, E>>>,
+    Either<
+        Map<Join<F, Ready<AdmittedFields>>, AddFields<B, E>>,
+        Pin<Box<dyn Future<Output = Answer<B, E>> + Send>>,
+    >,
+>;
+
+fn add_fields<B, E>((answer, fields): (Answer<B, E>, AdmittedFields)) -> Answer<B, E> {
+    answer.map(|res| with_fields(res, fields))
+}
+
+fn with_fields<B>(mut res: Response<B>, fields: AdmittedFields) -> Response<B> {
+    fields.add_to(res.headers_mut());
     res
 }
