@@ -73,7 +73,7 @@ impl Decisions {
     }
 }
 
-/// What to do with a request; a field the response already has is left alone.
+/// What to do with a request.
 enum Step {
     /// Exempt: call through untouched.
     Pass,
@@ -88,7 +88,7 @@ enum Step {
 }
 
 /// The header fields the layer adds to an admitted response (a fixed set, so no
-/// list is allocated).
+/// list is allocated); a field the response already has is left alone.
 #[derive(Debug)]
 pub struct AdmittedFields {
     policy: HeaderValue,
