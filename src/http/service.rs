@@ -81,7 +81,7 @@ enum Step {
     Respond(Response<String>),
     /// Call through after `delay`, then add `fields` to the response.
     Admit {
-        decisions: Decisions,
+        decisions: Option<Decisions>,
         delay: Duration,
         fields: AdmittedFields,
     },
@@ -208,10 +208,10 @@ impl Shared {
             .unwrap_or(0);
         let fields = self.fields(worst, &decisions[worst]);
         Step::Admit {
-            decisions: Decisions {
+            decisions: c.decisions_extension.then(|| Decisions {
                 names: c.names.clone(),
                 decisions: list,
-            },
+            }),
             delay,
             fields,
         }
@@ -283,7 +283,9 @@ where
                 fields,
             } => {
                 let mut req = Request::from_parts(parts, body);
-                req.extensions_mut().insert(decisions);
+                if let Some(decisions) = decisions {
+                    req.extensions_mut().insert(decisions);
+                }
                 if delay.is_zero() {
                     let add: AddFields<ResBody, S::Error> = add_fields;
                     Either::Right(Either::Left(
