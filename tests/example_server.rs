@@ -127,6 +127,26 @@ async fn snapshot_survives_sigterm_and_restart() {
 }
 
 #[tokio::test]
+async fn the_periodic_save_survives_a_kill() {
+    let snap = std::env::temp_dir().join(format!("ratecell-periodic-{}", std::process::id()));
+    let _ = std::fs::remove_file(&snap);
+    let args = ["--quota", "3/min", "--snapshot", snap.to_str().unwrap()];
+    let mut server = start(&args);
+    for _ in 0..3 {
+        assert_eq!(get(server.addr, "/", &[]).await.status, 200);
+    }
+    // The server saves every 10 s; SIGKILL leaves it no chance of a final save.
+    tokio::time::sleep(Duration::from_millis(11_500)).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    assert!(snap.exists(), "no periodic save within 11.5 s");
+    let server = start(&args);
+    assert_eq!(get(server.addr, "/", &[]).await.status, 429);
+    assert_eq!(server.terminate(), 0);
+    let _ = std::fs::remove_file(&snap);
+}
+
+#[tokio::test]
 async fn batch_costs_and_answers() {
     let server = start(&["--quota", "5/min"]);
     let r = get(server.addr, "/batch?cost=4", &[]).await;

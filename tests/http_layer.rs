@@ -58,6 +58,21 @@ async fn admitted_responses_carry_the_fields_and_the_decisions() {
 }
 
 #[tokio::test]
+async fn the_decisions_extension_can_be_turned_off() {
+    let app = Router::new()
+        .route(
+            "/",
+            route_get(|req: axum::extract::Request| async move {
+                req.extensions().get::<Decisions>().is_some().to_string()
+            }),
+        )
+        .layer(per_ip("5/10s").decisions_extension(false));
+    let r = get(serve(app).await, "/", &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "false"));
+    assert_eq!(r.field("ratelimit"), "\"per-ip\";r=4;t=2");
+}
+
+#[tokio::test]
 async fn legacy_fields_on_request() {
     let addr = serve(app(per_ip("5/10s").legacy_fields(true))).await;
     let r = get(addr, "/", &[]).await;

@@ -52,6 +52,7 @@ pub(crate) struct Config {
     pub(crate) on_key_error: Option<Arc<KeyErrorFn>>,
     pub(crate) legacy_fields: bool,
     pub(crate) log_keys: bool,
+    pub(crate) decisions_extension: bool,
     pub(crate) shaping: bool,
 }
 
@@ -73,6 +74,7 @@ impl RateLimitLayer {
             on_key_error: None,
             legacy_fields: false,
             log_keys: false,
+            decisions_extension: true,
             shaping: false,
         };
         config.add_policy(policy);
@@ -177,6 +179,14 @@ impl RateLimitLayer {
     /// are client addresses or credentials.
     pub fn log_keys(self, on: bool) -> Self {
         self.edit(|c| c.log_keys = on)
+    }
+
+    /// Whether admitted requests carry the [`Decisions`](super::Decisions) in their
+    /// extensions (default on). Off saves an allocation per request, and the growth
+    /// of axum's extension map it often causes, for servers whose handlers never
+    /// read them.
+    pub fn decisions_extension(self, on: bool) -> Self {
+        self.edit(|c| c.decisions_extension = on)
     }
 
     /// The policies, in the order they are checked.

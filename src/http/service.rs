@@ -73,7 +73,7 @@ impl Decisions {
     }
 }
 
-/// What to do with a request; a field the response already has is left alone.
+/// What to do with a request.
 enum Step {
     /// Exempt: call through untouched.
     Pass,
@@ -81,14 +81,14 @@ enum Step {
     Respond(Response<String>),
     /// Call through after `delay`, then add `fields` to the response.
     Admit {
-        decisions: Decisions,
+        decisions: Option<Decisions>,
         delay: Duration,
         fields: AdmittedFields,
     },
 }
 
 /// The header fields the layer adds to an admitted response (a fixed set, so no
-/// list is allocated).
+/// list is allocated); a field the response already has is left alone.
 #[derive(Debug)]
 pub struct AdmittedFields {
     policy: HeaderValue,
@@ -208,10 +208,10 @@ impl Shared {
             .unwrap_or(0);
         let fields = self.fields(worst, &decisions[worst]);
         Step::Admit {
-            decisions: Decisions {
+            decisions: c.decisions_extension.then(|| Decisions {
                 names: c.names.clone(),
                 decisions: list,
-            },
+            }),
             delay,
             fields,
         }
@@ -283,7 +283,9 @@ where
                 fields,
             } => {
                 let mut req = Request::from_parts(parts, body);
-                req.extensions_mut().insert(decisions);
+                if let Some(decisions) = decisions {
+                    req.extensions_mut().insert(decisions);
+                }
                 if delay.is_zero() {
                     let add: AddFields<ResBody, S::Error> = add_fields;
                     Either::Right(Either::Left(
