@@ -78,6 +78,7 @@ mod limiter;
 mod quota;
 mod sync;
 mod table;
+mod wait;
 
 pub mod _guide;
 // Snapshots need files (std); loom builds model the table, not its files.

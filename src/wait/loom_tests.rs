@@ -1,0 +1,1 @@
+//! loom models of bookings and cancels racing checks.
