@@ -14,6 +14,8 @@
 //! * [`stores`]: the table as a key-value store, and the contract a keyed limiter
 //!   needs from its store.
 //! * [`snapshots`]: what saving and restoring a limiter guarantees.
+//! * [`waiting`]: how waits book their place, in what order they are admitted,
+//!   and what a cancelled wait gives back.
 //!
 //! Measured figures (timings, memory in a running process) are not here: they are
 //! in the repository's BENCHMARKS.md, each with its date and the command that
@@ -97,3 +99,4 @@ pub mod semantics;
 pub mod snapshots;
 pub mod stores;
 pub mod time;
+pub mod waiting;
