@@ -316,6 +316,39 @@ mod until {
         assert_one_interval_apart(&clock.booked(), 2);
     }
 
+    /// DESIGN §8's waits, as written there; and their futures can be spawned.
+    #[tokio::test]
+    async fn the_design_snippet_compiles_and_runs() -> Result<(), Box<dyn std::error::Error>> {
+        use ratecell::Decision;
+        let clock = ManualClock::new();
+        let one = DirectLimiter::builder(Quota::per_second(10)?)
+            .clock(clock.clone())
+            .build()?;
+        let lim = Limiter::builder(Quota::per_second(10)?)
+            .clock(clock)
+            .capacity(10)
+            .build()?;
+        let k = "user:42";
+        let d: Decision = one.wait();
+        let d2 = one.wait_n(3)?;
+        let d3 = one.until_ready().await;
+        let d4 = one.until_n_ready(3).await?;
+        assert!([d, d2, d3, d4].iter().all(Decision::is_allowed));
+        assert!(one.wait_n(11).is_err() && one.until_n_ready(11).await.is_err());
+        let d = lim.wait_key(&k);
+        let d2 = lim.wait_key_n(&k, 3)?;
+        let d3 = lim.until_key_ready(&k).await;
+        let d4 = lim.until_key_n_ready(&k, 3).await?;
+        assert!([d, d2, d3, d4].iter().all(Decision::is_allowed));
+
+        fn spawnable<F: std::future::Future + Send + 'static>(_: F) {}
+        let one = Arc::new(DirectLimiter::builder(Quota::per_second(10)?).build()?);
+        let lim = Arc::new(Limiter::builder(Quota::per_second(10)?).build()?);
+        spawnable(async move { one.until_n_ready(2).await });
+        spawnable(async move { lim.until_key_ready("k").await });
+        Ok(())
+    }
+
     /// Polls a wait once (it books and goes to sleep) and drops it.
     async fn book_and_drop<F: std::future::Future>(wait: F) {
         assert!(tokio::time::timeout(Duration::ZERO, wait).await.is_err());

@@ -27,6 +27,11 @@
 //! The returned [`Decision`](crate::Decision) is the one the check at `at`
 //! makes: allowed, with what remains after the request.
 //!
+//! The queue is bounded only by the waiters' deadlines, as with Go's `Wait`: a
+//! wait without one joins the queue however long it is (for the leaky bucket
+//! too: the burst bounds the queue of *checks*, which are denied beyond it).
+//! Use the `_within` forms to bound it.
+//!
 //! # Deadlines
 //!
 //! The `_within(max)` forms book only if `at` is at most `max` away. Otherwise

@@ -22,7 +22,12 @@
 //!
 //! The token bucket's wait is exactly what the burst allows: `at` is when the bucket
 //! will hold `n` tokens given everything booked before, never later; `TAT` runs
-//! ahead of `now` by the queue of bookings. (A snapshot restore clamps a `TAT`
+//! ahead of `now` by the queue of bookings. The queue itself is bounded only by
+//! the waiters' deadlines, as in Go's `Wait`: a booking without one joins it
+//! however long it is (each waiter is a sleeping thread or task, so the queue is
+//! the waiters there are), while checks keep the burst's bound and are denied
+//! until the queue has drained to within it. The leaky bucket's queue is likewise
+//! not bounded by the burst for waits; its checks are. (A snapshot restore clamps a `TAT`
 //! beyond what a check can produce, so it forgets bookings that had no room in
 //! the burst; their waiters still wake at their times.)
 //!
