@@ -167,3 +167,91 @@ fn a_full_fixed_window_waits_for_the_next() {
     assert!(!d.is_allowed());
     assert_eq!(clock.now(), start + 1_000 * MS);
 }
+
+/// Bookings never let through what checks at the same times would not: random
+/// runs of checks, bookings, cancels and clock moves, then every admission that
+/// went ahead (checks at their time, bookings at theirs, cancelled ones left out)
+/// replayed in time order through a fresh limiter's checks, which must admit
+/// every one.
+#[test]
+fn every_schedule_of_bookings_replays_as_checks() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    const P: u64 = 1_000;
+    let cases = [
+        (Algorithm::TokenBucket, 1, None),
+        (Algorithm::TokenBucket, 4, Some(2)),
+        (Algorithm::TokenBucket, 3, None),
+        (Algorithm::SlidingWindowCounter, 1, None),
+        (Algorithm::SlidingWindowCounter, 3, None),
+        (Algorithm::SlidingWindowCounter, 5, None),
+        (Algorithm::FixedWindow, 3, None),
+    ];
+    for (algorithm, limit, burst) in cases {
+        let mut q = Quota::new(limit, Duration::from_nanos(P)).unwrap();
+        if let Some(b) = burst {
+            q = q.with_burst(b).unwrap();
+        }
+        let build = |clock: &ManualClock| {
+            DirectLimiter::builder(q)
+                .algorithm(algorithm)
+                .clock(clock.clone())
+                .build()
+                .unwrap()
+        };
+        let max = u64::from(burst.unwrap_or(limit));
+        for _ in 0..400 {
+            let clock = ManualClock::new();
+            clock.set_nanos(10 * P);
+            let lim = build(&clock);
+            // (time, cost, still going ahead)
+            let mut admitted: Vec<(u64, u32, bool)> = Vec::new();
+            let mut booked: Vec<(super::Reservation, usize)> = Vec::new();
+            for _ in 0..24 {
+                let cost = (1 + next() % max) as u32;
+                match next() % 5 {
+                    0 | 1 => clock.advance(Duration::from_nanos(next() % (P / 2))),
+                    2 => {
+                        if lim.check_n(cost).unwrap().is_allowed() {
+                            admitted.push((clock.now(), cost, true));
+                        }
+                    }
+                    3 => {
+                        if let Booking::Booked(r) = lim.book(u64::from(cost), u64::MAX) {
+                            admitted.push((r.at, cost, true));
+                            booked.push((r, admitted.len() - 1));
+                        }
+                    }
+                    _ => {
+                        let now = clock.now();
+                        if let Some(i) = booked.iter().position(|(r, _)| r.at > now) {
+                            let (r, at) = booked.swap_remove(i);
+                            lim.cancel(&r);
+                            admitted[at].2 = false;
+                        }
+                    }
+                }
+            }
+            let mut replay: Vec<(u64, u32)> = admitted
+                .iter()
+                .filter(|a| a.2)
+                .map(|&(t, c, _)| (t, c))
+                .collect();
+            replay.sort_by_key(|&(t, _)| t);
+            let clock = ManualClock::new();
+            let fresh = build(&clock);
+            for (t, c) in &replay {
+                clock.set_nanos(*t);
+                assert!(
+                    fresh.check_n(*c).unwrap().is_allowed(),
+                    "{algorithm:?} {q}: {replay:?} at {t}"
+                );
+            }
+        }
+    }
+}
