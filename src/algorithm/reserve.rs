@@ -56,7 +56,7 @@
 //! equal to the booked one; the cancel then gives back that much, which a reset
 //! had given back already.
 
-use super::{Algorithm, Params};
+use super::{Algorithm, Counter, Fixed, Gcra, Params, WordAlgorithm};
 use crate::clock::Nanos;
 use crate::decision::Decision;
 
@@ -72,30 +72,18 @@ pub(crate) enum NotBooked {
     Inexpressible,
 }
 
-/// The time a booking of `n` (1 ..= max cost) made at `now` would be admitted, if
-/// the state can express it.
-pub(crate) fn booking_time(p: &Params, state: u64, now: Nanos, n: u64) -> Option<Nanos> {
-    let at = match p.algorithm {
-        Algorithm::LeakyBucket => state.max(now),
-        Algorithm::SlidingWindowLog => return None,
-        _ => {
-            let (next, d) = p.decide_word(state, now, n);
-            if next.is_some() {
-                now
-            } else if p.algorithm == Algorithm::FixedWindow {
-                return None;
-            } else {
-                now.saturating_add(d.retry_after)
-            }
-        }
-    };
-    // The check at `at` must admit (it does for every state this crate makes; a
-    // corrupt state books nothing rather than something wrong).
-    (at < END && p.decide_word(state, at, n).0.is_some()).then_some(at)
+/// A booked admission: its time, the state to install, and the decision the check
+/// at that time makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Booked {
+    pub at: Nanos,
+    pub next: u64,
+    pub decision: Decision,
 }
 
-/// A booking of `n` at `now` that must be admitted by `deadline`: its time and
-/// the state to install.
+/// A booking of `n` (1 ..= max cost) at `now` that must be admitted by
+/// `deadline` (a cost that fits now always is). A cost that fits now costs one
+/// decision, like a check.
 #[inline]
 pub(crate) fn book(
     p: &Params,
@@ -103,15 +91,66 @@ pub(crate) fn book(
     now: Nanos,
     n: u64,
     deadline: Nanos,
-) -> Result<(Nanos, u64), NotBooked> {
-    let at = booking_time(p, state, now, n).ok_or(NotBooked::Inexpressible)?;
+) -> Result<Booked, NotBooked> {
+    // The deadline was taken from an earlier reading than `now`.
+    let deadline = deadline.max(now);
+    let at = match p.algorithm {
+        Algorithm::LeakyBucket => state.max(now),
+        Algorithm::SlidingWindowLog => return Err(NotBooked::Inexpressible),
+        _ => {
+            let (next, decision) = p.decide_word(state, now, n);
+            match next {
+                Some(next) => {
+                    return Ok(Booked {
+                        at: now,
+                        next,
+                        decision,
+                    })
+                }
+                None if p.algorithm == Algorithm::FixedWindow => {
+                    return Err(NotBooked::Inexpressible)
+                }
+                None => now.saturating_add(decision.retry_after),
+            }
+        }
+    };
+    if at >= END {
+        return Err(NotBooked::Inexpressible);
+    }
     if at > deadline {
         return Err(NotBooked::TooLate { at });
     }
-    p.decide_word(state, at, n)
-        .0
-        .map(|next| (at, next))
-        .ok_or(NotBooked::Inexpressible)
+    // The check at `at` admits for every state this crate makes; a corrupt state
+    // books nothing rather than something wrong.
+    match p.decide_word(state, at, n) {
+        (Some(next), decision) => Ok(Booked { at, next, decision }),
+        (None, _) => Err(NotBooked::Inexpressible),
+    }
+}
+
+/// The state a booking installs, for a compare-exchange loop: a cost that fits now
+/// takes the checks' own admission step (the booking is then that check), and only
+/// a cost that does not fit is booked ahead. Agrees with [`book`]'s `next`.
+#[inline(always)]
+pub(crate) fn step(p: &Params, state: u64, now: Nanos, n: u64, deadline: Nanos) -> Option<u64> {
+    let at_once = match p.algorithm {
+        Algorithm::TokenBucket => Gcra::admit(p, state, now, n),
+        Algorithm::FixedWindow => Fixed::admit(p, state, now, n),
+        Algorithm::SlidingWindowCounter => Counter::admit(p, state, now, n),
+        // The leaky bucket's admission may depart after the deadline.
+        Algorithm::LeakyBucket | Algorithm::SlidingWindowLog => None,
+    };
+    at_once.or_else(|| book(p, state, now, n, deadline).ok().map(|b| b.next))
+}
+
+/// The time a booking of `n` made at `now` would be admitted, if the state can
+/// express it.
+#[cfg(all(test, not(loom)))]
+pub(crate) fn booking_time(p: &Params, state: u64, now: Nanos, n: u64) -> Option<Nanos> {
+    match book(p, state, now, n, Nanos::MAX) {
+        Ok(b) => Some(b.at),
+        Err(_) => None,
+    }
 }
 
 /// The cancel of a booking that turned `before` into `booked`: the state goes back
@@ -152,9 +191,9 @@ mod tests {
 
     /// Books `n` at `now` with no deadline, returning the time and updating `state`.
     fn book_now(p: &Params, state: &mut u64, now: Nanos, n: u64) -> Option<Nanos> {
-        let (at, next) = book(p, *state, now, n, Nanos::MAX).ok()?;
-        *state = next;
-        Some(at)
+        let b = book(p, *state, now, n, Nanos::MAX).ok()?;
+        *state = b.next;
+        Some(b.at)
     }
 
     #[test]
@@ -209,7 +248,8 @@ mod tests {
             book_now(&p, &mut s, 0, 1).unwrap();
         }
         assert_eq!(book(&p, s, 0, 1, 99), Err(NotBooked::TooLate { at: 100 }));
-        assert_eq!(book(&p, s, 0, 1, 100), Ok((100, 1_100)));
+        let b = book(&p, s, 0, 1, 100).unwrap();
+        assert_eq!((b.at, b.next), (100, 1_100));
         let d = refusal(&p, s, 0, 1, 100);
         assert!(!d.is_allowed());
         assert_eq!(d.retry_after, 100);
@@ -276,15 +316,41 @@ mod tests {
     #[test]
     fn unbook_restores_only_the_booked_state() {
         let p = params(Algorithm::TokenBucket, 1, 100);
-        let (at, booked) = book(&p, 0, 1_000, 1, Nanos::MAX).unwrap();
-        assert_eq!((at, booked), (1_000, 1_100));
-        let (at2, later) = book(&p, booked, 1_000, 1, Nanos::MAX).unwrap();
-        assert_eq!((at2, later), (1_100, 1_200));
+        let b = book(&p, 0, 1_000, 1, Nanos::MAX).unwrap();
+        let booked = b.next;
+        assert_eq!((b.at, booked), (1_000, 1_100));
+        let b = book(&p, booked, 1_000, 1, Nanos::MAX).unwrap();
+        let later = b.next;
+        assert_eq!((b.at, later), (1_100, 1_200));
         // The first booking cannot give back under the second.
         assert_eq!(unbook(later, booked, 0), None);
         // The second can, and then the first.
         assert_eq!(unbook(later, later, booked), Some(booked));
         assert_eq!(unbook(booked, booked, 0), Some(0));
+    }
+
+    /// The compare-exchange step installs exactly what `book` reports.
+    #[test]
+    fn step_agrees_with_book() {
+        for algorithm in [
+            Algorithm::TokenBucket,
+            Algorithm::LeakyBucket,
+            Algorithm::SlidingWindowCounter,
+            Algorithm::FixedWindow,
+        ] {
+            let p = params(algorithm, 3, 90);
+            let mut s = 0;
+            for i in 0..200u64 {
+                let now = 900 + i * 7 % 50 + i / 3;
+                let n = 1 + i % 3;
+                let deadline = now + (i * 13) % 200;
+                let stepped = step(&p, s, now, n, deadline);
+                assert_eq!(stepped, book(&p, s, now, n, deadline).ok().map(|b| b.next));
+                if let Some(next) = stepped {
+                    s = next;
+                }
+            }
+        }
     }
 
     /// Against a brute-force search: the booking time is the first time at which a

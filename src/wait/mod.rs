@@ -42,6 +42,9 @@ use core::hash::Hash;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Reservation {
     pub(crate) at: Nanos,
+    /// Whether `at` is later than the booking's reading of the clock (else the
+    /// waiter need not ask the clock again).
+    pub(crate) waits: bool,
     pub(crate) decision: Decision,
     /// The state the booking installed, and the one it replaced; `booked == 0`
     /// when there is nothing to give back (an admission made at once).
@@ -64,13 +67,15 @@ pub(crate) enum Booking {
 }
 
 impl Booking {
-    /// From the state the winning attempt of `reserve::book` saw.
+    /// From the state the winning attempt of `reserve::step` saw.
+    #[inline]
     fn from_seen(p: &Params, seen: u64, now: Nanos, cost: u64, deadline: Nanos) -> Self {
         match reserve::book(p, seen, now, cost, deadline) {
-            Ok((at, booked)) => Booking::Booked(Reservation {
-                at,
-                decision: p.decide_word(seen, at, cost).1,
-                booked,
+            Ok(b) => Booking::Booked(Reservation {
+                at: b.at,
+                waits: b.at > now,
+                decision: b.decision,
+                booked: b.next,
                 before: seen,
             }),
             Err(NotBooked::TooLate { at }) => {
@@ -87,6 +92,7 @@ impl Booking {
     fn admitted(now: Nanos, decision: Decision) -> Self {
         Booking::Booked(Reservation {
             at: now,
+            waits: false,
             decision,
             booked: 0,
             before: 0,
@@ -114,13 +120,13 @@ impl Booking {
 impl<C: Clock> DirectLimiter<C> {
     /// Books `cost` (1 ..= max cost) at the earliest time it fits, if that is no
     /// later than `deadline` on the limiter's clock.
+    #[inline]
     pub(crate) fn book(&self, cost: u64, deadline: Nanos) -> Booking {
         let now = self.clock.now();
         let p = &self.params;
         match &self.cell {
             DirectCell::Word(cell) => {
-                let seen =
-                    cell.update(|s| reserve::book(p, s, now, cost, deadline).ok().map(|b| b.1));
+                let seen = cell.update(|s| reserve::step(p, s, now, cost, deadline));
                 Booking::from_seen(p, seen, now, cost, deadline)
             }
             DirectCell::Log(_) => Booking::by_check(now, self.decide(now, cost)),
@@ -148,7 +154,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
             return Booking::by_check(now, self.decide(key, now, cost));
         }
         let expires = |s| p.word_expires_at(s);
-        let admit = |s| reserve::book(p, s, now, cost, deadline).ok().map(|b| b.1);
+        let admit = |s| reserve::step(p, s, now, cost, deadline);
         match self.store.transition(key, now, expires, admit) {
             Transition::Ran { seen, evicted } => {
                 if evicted > 0 {

@@ -46,6 +46,7 @@ async fn until<C: Clock>(
 ) -> Decision {
     loop {
         match book(deadline) {
+            Booking::Booked(r) if !r.waits => return r.decision,
             Booking::Booked(r) => {
                 let mut guard = CancelOnDrop {
                     cancel: &cancel,
