@@ -15,6 +15,8 @@
 //!   needs from its store.
 //! * [`snapshots`]: what saving and restoring a limiter guarantees.
 //! * [`sharding`]: one limit checked by many cores at once.
+//! * [`waiting`]: how waits book their place, in what order they are admitted,
+//!   and what a cancelled wait gives back.
 //!
 //! Measured figures (timings, memory in a running process) are not here: they are
 //! in the repository's BENCHMARKS.md, each with its date and the command that
@@ -99,3 +101,4 @@ pub mod sharding;
 pub mod snapshots;
 pub mod stores;
 pub mod time;
+pub mod waiting;

@@ -24,6 +24,18 @@ pub type Nanos = u64;
 pub trait Clock: Send + Sync {
     /// The current reading, in nanoseconds on the timeline.
     fn now(&self) -> Nanos;
+
+    /// How long a waiter must sleep, in real time, before this clock reads `at`
+    /// (zero once it does). Waits (`DirectLimiter::wait` and the like) sleep for
+    /// this and ask again until it is zero.
+    ///
+    /// The default, `at - now`, suits every clock that follows real time. A clock
+    /// that does not must eventually answer zero, or a wait on it never ends:
+    /// [`ManualClock`] moves itself forward to `at` and answers zero, so that waits
+    /// in tests take no real time.
+    fn wait_time(&self, at: Nanos) -> Duration {
+        Duration::from_nanos(at.saturating_sub(self.now()))
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for &C {
@@ -31,12 +43,18 @@ impl<C: Clock + ?Sized> Clock for &C {
     fn now(&self) -> Nanos {
         (**self).now()
     }
+    fn wait_time(&self, at: Nanos) -> Duration {
+        (**self).wait_time(at)
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for alloc::sync::Arc<C> {
     #[inline]
     fn now(&self) -> Nanos {
         (**self).now()
+    }
+    fn wait_time(&self, at: Nanos) -> Duration {
+        (**self).wait_time(at)
     }
 }
 
@@ -50,6 +68,10 @@ pub(crate) fn duration_to_nanos(d: Duration) -> Nanos {
 /// It starts at 0. Clones share one time, so a test keeps a clone and moves the
 /// limiter's clock with [`advance`](ManualClock::advance) and
 /// [`set`](ManualClock::set), backwards too.
+///
+/// A wait does not sleep on it: [`Clock::wait_time`] moves the clock forward to the
+/// time waited for (never back) and answers zero, so a waiter returns at once and
+/// the clock reads the time it woke at.
 ///
 /// ```
 /// use ratecell::{Clock, ManualClock};
@@ -104,6 +126,13 @@ impl Clock for ManualClock {
     fn now(&self) -> Nanos {
         // Relaxed: see the field comment.
         self.nanos.load(Ordering::Relaxed)
+    }
+
+    /// Moves the clock forward to `at` if it reads less, and answers zero.
+    fn wait_time(&self, at: Nanos) -> Duration {
+        // Relaxed: see the field comment; fetch_max never moves the clock back.
+        self.nanos.fetch_max(at, Ordering::Relaxed);
+        Duration::ZERO
     }
 }
 

@@ -78,6 +78,7 @@ mod quota;
 pub mod store;
 mod sync;
 mod table;
+mod wait;
 
 pub mod _guide;
 // Snapshots need files (std); loom builds model the table, not its files.
@@ -89,6 +90,7 @@ pub use algorithm::{Algorithm, MAX_LOG_LIMIT};
 pub use clock::CoarseClock;
 pub use clock::{Clock, DefaultClock, ManualClock, Nanos};
 pub use concurrency::{ConcurrencyLimiter, OwnedPermit, Permit};
+pub use concurrency::{KeyedConcurrencyLimiter, KeyedPermit, OwnedKeyedPermit};
 pub use decision::Decision;
 pub use error::{BuildError, InsufficientCapacity};
 pub use limiter::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_MEMORY};

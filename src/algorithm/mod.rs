@@ -12,6 +12,7 @@
 
 pub(crate) mod fixed_window;
 pub(crate) mod gcra;
+pub(crate) mod reserve;
 pub(crate) mod sliding_counter;
 pub(crate) mod sliding_log;
 

@@ -1,6 +1,12 @@
-//! In-flight limits: at most `max` permits out at once.
+//! In-flight limits: at most `max` permits out at once, in all (`ConcurrencyLimiter`)
+//! or per key (`KeyedConcurrencyLimiter`, in `keyed.rs`).
 
 mod counter;
+mod keyed;
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+pub use keyed::{KeyedConcurrencyLimiter, KeyedPermit, OwnedKeyedPermit};
 
 use crate::error::BuildError;
 use alloc::sync::Arc;

@@ -170,7 +170,7 @@ impl<C: Clock> DirectLimiter<C> {
     }
 
     #[inline(always)]
-    fn decide(&self, now: Nanos, cost: u64) -> Decision {
+    pub(crate) fn decide(&self, now: Nanos, cost: u64) -> Decision {
         // The token bucket is the default and the hot case: keep its path small
         // enough to inline into the caller; everything else goes out of line.
         if let DirectCell::Word(cell) = &self.cell {

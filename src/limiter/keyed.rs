@@ -47,7 +47,7 @@ pub struct Limiter<C = DefaultClock, S = MemoryStore<C>> {
     pub(crate) quota: Quota,
     pub(crate) clock: C,
     pub(crate) store: S,
-    counters: Counters,
+    pub(crate) counters: Counters,
 }
 
 impl<C, S: core::fmt::Debug> core::fmt::Debug for Limiter<C, S> {
@@ -169,7 +169,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
     }
 
     #[inline(always)]
-    fn decide<K: Hash + ?Sized>(&self, key: &K, now: Nanos, cost: u64) -> Decision {
+    pub(crate) fn decide<K: Hash + ?Sized>(&self, key: &K, now: Nanos, cost: u64) -> Decision {
         // As for `DirectLimiter`: the token bucket, the default and the hot case,
         // inline in the caller, on a path of its own (so that a caller that reads
         // only the verdict makes only the verdict); the others out of line.

@@ -7,7 +7,6 @@ mod keyed;
 pub(crate) mod stats;
 
 pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_MEMORY};
-#[cfg(all(feature = "std", not(loom)))]
 pub(crate) use direct::DirectCell;
 pub use direct::DirectLimiter;
 pub use keyed::Limiter;
