@@ -76,6 +76,9 @@ mod error;
 pub mod http;
 mod limiter;
 mod quota;
+#[cfg(all(feature = "redis", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod sync;
 mod table;
 

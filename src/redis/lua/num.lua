@@ -1,0 +1,171 @@
+-- Exact unsigned integers for the ratecell scripts. Lua numbers are doubles, exact
+-- only below 2^53, while times on the nanosecond timeline are near 2^61: so every
+-- time and product is an array of base-10^7 digits, least significant first, whose
+-- digit products (below 10^14) stay exact. Decimal strings in, decimal strings out.
+local R = 10000000
+
+local function norm(a)
+  local n = #a
+  while n > 0 and a[n] == 0 do
+    a[n] = nil
+    n = n - 1
+  end
+  return a
+end
+
+-- From a decimal string.
+local function D(s)
+  local a, i = {}, #s
+  while i >= 1 do
+    local j = i - 6
+    if j < 1 then j = 1 end
+    a[#a + 1] = tonumber(string.sub(s, j, i))
+    i = j - 1
+  end
+  return norm(a)
+end
+
+-- To a decimal string.
+local function S(a)
+  local n = #a
+  if n == 0 then return '0' end
+  local t = { string.format('%d', a[n]) }
+  for i = n - 1, 1, -1 do t[#t + 1] = string.format('%07d', a[i]) end
+  return table.concat(t)
+end
+
+-- From a double holding an integer: exact below 2^53, a near value above (only
+-- the division's first estimate is ever that large).
+local function F(x)
+  local a = {}
+  x = math.floor(x)
+  while x > 0 do
+    local q = math.floor(x / R)
+    local d = x - q * R
+    if d < 0 then d = 0 elseif d >= R then d = R - 1 end
+    a[#a + 1] = d
+    x = q
+  end
+  return a
+end
+
+-- To a double, rounded (for estimates only).
+local function G(a)
+  local x = 0
+  for i = #a, 1, -1 do x = x * R + a[i] end
+  return x
+end
+
+local function cmp(a, b)
+  if #a ~= #b then return #a < #b and -1 or 1 end
+  for i = #a, 1, -1 do
+    if a[i] ~= b[i] then return a[i] < b[i] and -1 or 1 end
+  end
+  return 0
+end
+
+local function add(a, b)
+  local r, c = {}, 0
+  local n = #a
+  if #b > n then n = #b end
+  for i = 1, n do
+    local s = (a[i] or 0) + (b[i] or 0) + c
+    if s >= R then r[i] = s - R; c = 1 else r[i] = s; c = 0 end
+  end
+  if c > 0 then r[n + 1] = c end
+  return r
+end
+
+-- a - b, or 0 if b > a (Rust's saturating_sub).
+local function sub(a, b)
+  if cmp(a, b) <= 0 then return {} end
+  local r, c = {}, 0
+  for i = 1, #a do
+    local s = a[i] - (b[i] or 0) - c
+    if s < 0 then r[i] = s + R; c = 1 else r[i] = s; c = 0 end
+  end
+  return norm(r)
+end
+
+local function mul(a, b)
+  if #a == 0 or #b == 0 then return {} end
+  local r = {}
+  for i = 1, #a + #b do r[i] = 0 end
+  for i = 1, #a do
+    local c, ai = 0, a[i]
+    for j = 1, #b do
+      local t = r[i + j - 1] + ai * b[j] + c
+      c = math.floor(t / R)
+      r[i + j - 1] = t - c * R
+    end
+    local k = i + #b
+    while c > 0 do
+      local t = r[k] + c
+      c = math.floor(t / R)
+      r[k] = t - c * R
+      k = k + 1
+    end
+  end
+  return norm(r)
+end
+
+-- floor(a / b) and a mod b, for b > 0: one digit at a time for a one-digit b,
+-- else a double's estimate corrected exactly until the remainder is below b.
+local function divmod(a, b)
+  if #b == 1 then
+    local d, q, r = b[1], {}, 0
+    for i = #a, 1, -1 do
+      local t = r * R + a[i]
+      local qi = math.floor(t / d)
+      q[i] = qi
+      r = t - qi * d
+    end
+    return norm(q), F(r)
+  end
+  if cmp(a, b) < 0 then return {}, a end
+  local fb = G(b)
+  local q = F(G(a) / fb)
+  while true do
+    local qb = mul(q, b)
+    if cmp(qb, a) > 0 then
+      local dq = F(math.floor(G(sub(qb, a)) / fb) + 1)
+      if cmp(dq, q) >= 0 then q = {} else q = sub(q, dq) end
+    else
+      local r = sub(a, qb)
+      if cmp(r, b) < 0 then return q, r end
+      local dq = math.floor(G(r) / fb)
+      if dq < 1 then dq = 1 end
+      q = add(q, F(dq))
+    end
+  end
+end
+
+local function max(a, b)
+  if cmp(a, b) >= 0 then return a end
+  return b
+end
+
+local function min(a, b)
+  if cmp(a, b) <= 0 then return a end
+  return b
+end
+
+local ZERO, ONE, MS = {}, { 1 }, { 1000000 }
+
+-- The time: the test's, or the server's clock in nanoseconds since the epoch.
+local function NOW(arg)
+  if arg ~= '' then return D(arg) end
+  local t = redis.call('TIME')
+  return D(t[1] .. string.format('%06d', tonumber(t[2])) .. '000')
+end
+
+-- Lets the key go once it means no state, `ttl` nanoseconds from now (in whole
+-- milliseconds, rounded up); never under an injected test time, which is not the
+-- server's clock.
+local function EXPIRE(key, ttl, test)
+  if test then return end
+  local q, r = divmod(ttl, MS)
+  if #r > 0 then q = add(q, ONE) end
+  if #q == 0 then q = ONE end
+  redis.call('PEXPIRE', key, S(q))
+end

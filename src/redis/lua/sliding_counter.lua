@@ -1,0 +1,59 @@
+-- Sliding-window counter, as `algorithm/sliding_counter.rs`. State: 'k prev cur'.
+-- ARGV: mode ('c'/'p'), P, L, n, time.
+-- Returns allowed, then remaining_num, reset_after, retry_after, delay.
+local key, test = KEYS[1], ARGV[5] ~= ''
+local p, l, n = D(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now = NOW(ARGV[5])
+local st = redis.call('GET', key)
+local sk, sp, sc = ZERO, 0, 0
+if st then
+  local a = string.find(st, ' ', 1, true)
+  local b = string.find(st, ' ', a + 1, true)
+  sk = D(string.sub(st, 1, a - 1))
+  sp, sc = tonumber(string.sub(st, a + 1, b - 1)), tonumber(string.sub(st, b + 1))
+end
+local nk, ne = divmod(now, p)
+local k, prev, cur, e
+local c = cmp(nk, sk)
+if c == 0 then
+  k, prev, cur, e = nk, sp, sc, ne
+elseif c > 0 and cmp(nk, add(sk, ONE)) == 0 then
+  k, prev, cur, e = nk, sc, 0, ne
+elseif c > 0 then
+  k, prev, cur, e = nk, 0, 0, ne
+else
+  k, prev, cur, e = sk, sp, sc, ZERO
+end
+local start = mul(k, p)
+local pw = mul(F(prev), sub(p, e))
+local cap = mul(F(l), p)
+local function fits(m)
+  return cmp(add(pw, mul(F(m), p)), cap) <= 0
+end
+local function remaining(m)
+  local q = divmod(sub(cap, pw), p)
+  local r = G(q) - m
+  if r < 0 then r = 0 end
+  return string.format('%d', r)
+end
+local function reset_after(m)
+  local w
+  if m > 0 then w = add(k, F(2)) elseif prev > 0 then w = add(k, ONE) else return '0' end
+  return S(sub(mul(w, p), now))
+end
+if fits(cur + n) then
+  if ARGV[1] == 'c' then
+    redis.call('SET', key, S(k) .. ' ' .. string.format('%d %d', prev, cur + n))
+    EXPIRE(key, sub(mul(add(k, F(2)), p), now), test)
+  end
+  return { 1, remaining(cur + n), reset_after(cur + n), '0', '0' }
+end
+local at
+if cur + n <= l then
+  local room = min(divmod(mul(F(l - cur - n), p), F(prev)), p)
+  at = add(start, sub(p, room))
+else
+  local room = min(divmod(mul(F(l - n), p), F(cur)), p)
+  at = add(mul(add(k, ONE), p), sub(p, room))
+end
+return { 0, remaining(cur), reset_after(cur), S(sub(at, now)), '0' }

@@ -1,0 +1,43 @@
+//! One limit shared by many processes: the limiters' states in Redis (feature
+//! `redis`).
+//!
+//! [`RedisLimiter`] runs the five algorithms as atomic Lua scripts on the server,
+//! with the same [`Quota`](crate::Quota), [`Algorithm`](crate::Algorithm) and
+//! [`Decision`](crate::Decision) as the in-memory limiters, and the same decisions
+//! for the same timestamps: time is the server's `TIME` in nanoseconds since the
+//! UNIX epoch, the timeline of [`DefaultClock`](crate::DefaultClock), so windows
+//! align identically. Anything that speaks the protocol and runs Lua works: Redis,
+//! Valkey, Redis Cluster (every key sits in a hash tag of its own).
+//!
+//! - **Keys.** Any `Hash` value, hashed with 64-bit FNV-1a over the bytes its
+//!   `Hash` implementation writes (integers little-endian, `usize` as 64 bits), so
+//!   every process and platform names a key alike; the Redis key is
+//!   `prefix{hash in 16 hex digits}`.
+//! - **States.** Token and leaky bucket: the TAT as a decimal string. Fixed
+//!   window: `"window count"`. Sliding-window counter: `"window previous current"`.
+//!   Sliding-window log: a sorted set of at most `limit` members of 40 bytes (the
+//!   unit's time and a sequence number), so about 100 bytes per unit of limit per
+//!   key in Redis. Each expires (`PEXPIRE`, rounded up to the millisecond) when it
+//!   comes to mean the same as no state.
+//! - **Failures.** Every call has a timeout; a check then answers per the
+//!   [`FailurePolicy`], counted in [`RedisStats`], with one log line (feature
+//!   `tracing`) when Redis goes away and one when it is back.
+//! - **Round trips.** A key Redis denied is denied locally until its retry time,
+//!   from a small in-process table (see [`RedisLimiterBuilder::deny_cache`] and
+//!   its trade-off below).
+//!
+//! The local deny cache trades freshness for round trips: a reset of the key in
+//! Redis, made by another process, is seen here late, by at most the retry time
+//! the denial carried. A locally answered denial reports its retry time as its
+//! reset time too.
+
+mod deny_cache;
+mod failure;
+mod key;
+mod limiter;
+mod scripts;
+#[cfg(test)]
+mod tests;
+
+pub use failure::{FailurePolicy, RedisStats, Unavailable};
+pub use limiter::{RedisLimiter, RedisLimiterBuilder, RedisSetupError, DEFAULT_DENY_CACHE};
