@@ -52,6 +52,8 @@ pub struct RedisStats {
     pub failed_closed: u64,
     /// Round trips to Redis (scripts and resets), answered or not.
     pub round_trips: u64,
+    /// Times Redis stopped answering (each logged once, as is its return).
+    pub outages: u64,
 }
 
 /// The counters and whether Redis answered last time.
@@ -65,6 +67,7 @@ pub(crate) struct Health {
     failed_open: AtomicU64,
     failed_closed: AtomicU64,
     round_trips: AtomicU64,
+    outages: AtomicU64,
 }
 
 #[derive(Clone, Copy)]
@@ -105,6 +108,7 @@ impl Health {
     pub(crate) fn failed(&self, why: Unavailable, policy: FailurePolicy) {
         // Relaxed: the swap's answer alone decides which failure logs the line.
         if self.down.load(Ordering::Relaxed) == 0 && self.down.swap(1, Ordering::Relaxed) == 0 {
+            self.outages.fetch_add(1, Ordering::Relaxed);
             #[cfg(feature = "tracing")]
             tracing::warn!(error = %why, ?policy, "ratecell: redis unavailable; failing per policy");
         }
@@ -131,6 +135,7 @@ impl Health {
             failed_open: get(&self.failed_open),
             failed_closed: get(&self.failed_closed),
             round_trips: get(&self.round_trips),
+            outages: get(&self.outages),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! without Redis), while CI always sets it.
 
 mod conformance;
+mod failures;
+mod realtime;
 
 use crate::redis::RedisLimiter;
 use crate::{Algorithm, Quota};
