@@ -4,6 +4,7 @@
 //! without Redis), while CI always sets it.
 
 mod conformance;
+mod deny_cache;
 mod failures;
 mod realtime;
 
