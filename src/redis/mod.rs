@@ -30,14 +30,19 @@
 //! Redis, made by another process, is seen here late, by at most the retry time
 //! the denial carried. A locally answered denial reports its retry time as its
 //! reset time too.
+//!
+//! [`RedisStore`] is the key-value contract of [`Backend`](crate::store::Backend)
+//! on Redis, async, with `MemoryStore`'s semantics.
 
 mod deny_cache;
 mod failure;
 mod key;
 mod limiter;
 mod scripts;
+mod store;
 #[cfg(test)]
 mod tests;
 
 pub use failure::{FailurePolicy, RedisStats, Unavailable};
 pub use limiter::{RedisLimiter, RedisLimiterBuilder, RedisSetupError, DEFAULT_DENY_CACHE};
+pub use store::RedisStore;
