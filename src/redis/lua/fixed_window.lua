@@ -17,7 +17,6 @@ if count + n > l then
   return { 0, string.format('%d', l - count), S(reset), S(reset), '0' }
 end
 if ARGV[1] == 'c' then
-  redis.call('SET', key, S(k) .. ' ' .. string.format('%d', count + n))
-  EXPIRE(key, reset, test)
+  STORE(key, S(k) .. ' ' .. string.format('%d', count + n), reset, test)
 end
 return { 1, string.format('%d', l - count - n), S(reset), '0', '0' }

@@ -29,6 +29,9 @@ end
 local function S(a)
   local n = #a
   if n == 0 then return '0' end
+  if n == 1 then return string.format('%d', a[1]) end
+  if n == 2 then return string.format('%d%07d', a[2], a[1]) end
+  if n == 3 then return string.format('%d%07d%07d', a[3], a[2], a[1]) end
   local t = { string.format('%d', a[n]) }
   for i = n - 1, 1, -1 do t[#t + 1] = string.format('%07d', a[i]) end
   return table.concat(t)
@@ -152,20 +155,49 @@ end
 
 local ZERO, ONE, MS = {}, { 1 }, { 1000000 }
 
+-- The server's clock: seconds and microseconds since the epoch.
+local function CLOCK()
+  local t = redis.call('TIME')
+  return tonumber(t[1]), tonumber(t[2])
+end
+
+-- Seconds and microseconds as nanoseconds: s*10^9 + us*10^3 is s*100 digits
+-- shifted by one, plus us*1000 (below 10^9, so a carry below 100).
+local function NANOS(s, us)
+  local low = us * 1000
+  local c = math.floor(low / R)
+  local mid = s * 100 + c
+  local hi = math.floor(mid / R)
+  return norm({ low - c * R, mid - hi * R, hi })
+end
+
 -- The time: the test's, or the server's clock in nanoseconds since the epoch.
 local function NOW(arg)
   if arg ~= '' then return D(arg) end
-  local t = redis.call('TIME')
-  return D(t[1] .. string.format('%06d', tonumber(t[2])) .. '000')
+  return NANOS(CLOCK())
 end
 
--- Lets the key go once it means no state, `ttl` nanoseconds from now (in whole
--- milliseconds, rounded up); never under an injected test time, which is not the
--- server's clock.
-local function EXPIRE(key, ttl, test)
-  if test then return end
+-- The whole milliseconds, rounded up and at least 1, that a state of `ttl`
+-- nanoseconds more to mean something is kept for.
+local function TTL_MS(ttl)
   local q, r = divmod(ttl, MS)
   if #r > 0 then q = add(q, ONE) end
   if #q == 0 then q = ONE end
-  redis.call('PEXPIRE', key, S(q))
+  return S(q)
+end
+
+-- Stores `value`, kept `ttl` nanoseconds (no expiry under an injected test time,
+-- which is not the server's clock).
+local function STORE(key, value, ttl, test)
+  if test then
+    redis.call('SET', key, value)
+  else
+    redis.call('SET', key, value, 'PX', TTL_MS(ttl))
+  end
+end
+
+-- Lets the key go once it means no state, `ttl` nanoseconds from now.
+local function EXPIRE(key, ttl, test)
+  if test then return end
+  redis.call('PEXPIRE', key, TTL_MS(ttl))
 end

@@ -43,8 +43,8 @@ local function reset_after(m)
 end
 if fits(cur + n) then
   if ARGV[1] == 'c' then
-    redis.call('SET', key, S(k) .. ' ' .. string.format('%d %d', prev, cur + n))
-    EXPIRE(key, sub(mul(add(k, F(2)), p), now), test)
+    STORE(key, S(k) .. ' ' .. string.format('%d %d', prev, cur + n),
+      sub(mul(add(k, F(2)), p), now), test)
   end
   return { 1, remaining(cur + n), reset_after(cur + n), '0', '0' }
 end
