@@ -86,7 +86,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
     }
 
     /// Checks a request of cost `n` for `key`, all or nothing; see
-    /// [`DirectLimiter::check_n`].
+    /// [`DirectLimiter::check_n`](crate::DirectLimiter::check_n).
     #[inline]
     pub fn check_n<K: Hash + ?Sized>(
         &self,
