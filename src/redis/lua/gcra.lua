@@ -8,20 +8,9 @@ local stored = redis.call('GET', key) or '0'
 -- double when the parameters are below 10^15 and the TAT at most 40 days ahead
 -- (any TAT at or before now decides as the TAT now would, so it counts as now).
 -- Times are split into seconds and nanoseconds, each exact.
-local function split(s)
-  local n = #s
-  if n <= 9 then return 0, tonumber(s) end
-  return tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
-end
 if #ARGV[2] <= 15 and #ARGV[3] <= 15 then
-  local ns, nf
-  if test then
-    ns, nf = split(ARGV[7])
-  else
-    local s, us = CLOCK()
-    ns, nf = s, us * 1000
-  end
-  local ts, tf = split(stored)
+  local ns, nf = NOW2(ARGV[7])
+  local ts, tf = SPLIT(stored)
   if ts < ns or (ts == ns and tf <= nf) then ts, tf = ns, nf end
   if ts - ns < 3456000 then
     local t, tau = tonumber(ARGV[2]), tonumber(ARGV[3])

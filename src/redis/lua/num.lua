@@ -171,6 +171,66 @@ local function NANOS(s, us)
   return norm({ low - c * R, mid - hi * R, hi })
 end
 
+-- A decimal time as whole seconds and nanoseconds, each exact in a double.
+local function SPLIT(s)
+  local n = #s
+  if n <= 9 then return 0, tonumber(s) end
+  return tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
+end
+
+-- The time as whole seconds and nanoseconds: the test's, or the server's.
+local function NOW2(arg)
+  if arg ~= '' then return SPLIT(arg) end
+  local s, us = CLOCK()
+  return s, us * 1000
+end
+
+-- floor(x / y) for exact doubles whose quotient's product stays below 2^53.
+local function IDIV(x, y)
+  local q = math.floor(x / y)
+  if q * y > x then q = q - 1 elseif (q + 1) * y <= x then q = q + 1 end
+  return q
+end
+
+-- For the window scripts' fast path: the window number of the time (s, f) and the
+-- time into it, as exact doubles, when the period P (decimal) is whole seconds
+-- below 2^53 ns or divides a second; else nil (the exact path decides).
+local function WINDOW(pstr, s, f)
+  if #pstr > 15 then return nil end
+  local p = tonumber(pstr)
+  local m = IDIV(p, 1000000000)
+  if m * 1000000000 == p then
+    local k = IDIV(s, m)
+    return k, (s - k * m) * 1000000000 + f, p
+  end
+  local j = IDIV(1000000000, p)
+  if j * p == 1000000000 then
+    local q = IDIV(f, p)
+    local k = s * j + q
+    if k >= 9007199254740992 then return nil end
+    return k, f - q * p, p
+  end
+  return nil
+end
+
+-- Whole milliseconds, rounded up and at least 1, of an exact double of nanoseconds.
+local function MS_UP(ns)
+  local q = IDIV(ns, 1000000)
+  if q * 1000000 < ns then q = q + 1 end
+  if q < 1 then q = 1 end
+  return string.format('%d', q)
+end
+
+-- Stores `value` for `ns` more nanoseconds (a double), never expiring under a test's
+-- time.
+local function STORE2(key, value, ns, test)
+  if test then
+    redis.call('SET', key, value)
+  else
+    redis.call('SET', key, value, 'PX', MS_UP(ns))
+  end
+end
+
 -- The time: the test's, or the server's clock in nanoseconds since the epoch.
 local function NOW(arg)
   if arg ~= '' then return D(arg) end

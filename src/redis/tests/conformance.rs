@@ -28,6 +28,9 @@ fn quotas(algorithm: Algorithm) -> Vec<Quota> {
         Quota::new(7, Duration::from_nanos(999_983)).unwrap(),
         Quota::new(100, Duration::from_secs(3600)).unwrap(),
         Quota::new(1000, Duration::from_secs(86_400)).unwrap(),
+        // A period that divides a second, and one of a day, for the windows' paths.
+        Quota::new(5, Duration::from_millis(100)).unwrap(),
+        Quota::new(20, Duration::from_secs(86_400)).unwrap(),
     ];
     if matches!(algorithm, Algorithm::TokenBucket | Algorithm::LeakyBucket) {
         q.push(Quota::per_second(5).unwrap().with_burst(12).unwrap());
