@@ -1,9 +1,12 @@
 //! The five algorithms as Lua scripts, and their arguments and answers.
 //!
 //! Each script is `lua/num.lua` (exact integer arithmetic on decimal digits, since
-//! Lua's numbers are doubles) followed by one algorithm, which reads the key's
-//! state, decides exactly as the in-memory algorithm does and writes the new state,
-//! atomically (Redis runs a script alone). Scripts run by `EVALSHA`; the `redis`
+//! Lua's numbers are doubles and times are near 2^61 ns) followed by one algorithm,
+//! which reads the key's state, decides exactly as the in-memory algorithm does and
+//! writes the new state, atomically (Redis runs a script alone). The word
+//! algorithms first try a fast path on doubles, taken only when every number the
+//! decision needs is exact in a double; the conformance suite runs quotas through
+//! both paths. Scripts run by `EVALSHA`; the `redis`
 //! crate loads a script again when the server answers `NOSCRIPT` (after a restart
 //! or `SCRIPT FLUSH`).
 

@@ -4,6 +4,10 @@
 -- digit products (below 10^14) stay exact. Decimal strings in, decimal strings out.
 local R = 10000000
 
+-- Servers before Redis 5 replicate scripts verbatim, which refuses writes after
+-- TIME; replicating the effects instead lets them run (a no-op from Redis 5 on).
+if redis.replicate_commands then redis.replicate_commands() end
+
 local function norm(a)
   local n = #a
   while n > 0 and a[n] == 0 do
