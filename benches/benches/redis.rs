@@ -6,7 +6,8 @@
 //! and without the local deny cache.
 //!
 //! Needs a server: `RATECELL_REDIS_URL` (default `redis://127.0.0.1:6379`).
-//! `cargo bench --bench redis` (`REDIS_BENCH_OPS` sets the checks per run).
+//! `cargo bench --bench redis --features ratecell-benches/redis` (`REDIS_BENCH_OPS`
+//! sets the checks per run).
 
 use ratecell::redis::{RedisLimiter, RedisStats};
 use ratecell::{Algorithm, Quota};
