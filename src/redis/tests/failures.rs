@@ -114,11 +114,13 @@ async fn redis_restart_fails_open_or_closed_and_recovers() {
 
     // Down: open admits, closed denies, every time, counted; one outage each.
     srv.stop();
+    // Long enough for the connection's own reconnection attempts to run out.
     for _ in 0..5 {
         assert!(check(&open, "o").await.is_allowed());
         let d = check(&closed, "c").await;
         assert!(!d.is_allowed());
         assert_eq!(d.retry_after(), Some(Duration::from_secs(1)));
+        tokio::time::sleep(Duration::from_millis(600)).await;
     }
     assert!(open.is_unavailable() && closed.is_unavailable());
     assert_eq!(open.stats().failed_open, 5);
