@@ -85,8 +85,9 @@ impl RedisLimiterBuilder {
         self
     }
 
-    /// Room for keys in the local deny cache (default [`DEFAULT_DENY_CACHE`]);
-    /// 0 turns it off, so that every check asks Redis.
+    /// Room for keys in the local deny cache (default [`DEFAULT_DENY_CACHE`],
+    /// about 24 bytes each, fixed at build like every table of the crate); 0 turns
+    /// it off, so that every check asks Redis.
     pub fn deny_cache(mut self, keys: usize) -> Self {
         self.deny_cache = keys;
         self
@@ -136,7 +137,8 @@ impl RedisLimiterBuilder {
 /// the same timeline: the server's clock (`TIME`), in nanoseconds since the UNIX
 /// epoch. A key's state expires in Redis once it means the same as no state.
 /// Calls time out ([`RedisLimiterBuilder::timeout`]) and then answer per the
-/// [`FailurePolicy`]; the connection comes back by itself.
+/// [`FailurePolicy`]; the connection comes back by itself. Calls run on tokio, in
+/// a runtime with its timers enabled (`enable_all`, or `#[tokio::main]`).
 ///
 /// ```no_run
 /// use ratecell::redis::RedisLimiter;
