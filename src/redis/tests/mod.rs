@@ -6,6 +6,7 @@
 mod conformance;
 mod deny_cache;
 mod failures;
+mod num;
 mod realtime;
 
 use crate::redis::RedisLimiter;
