@@ -6,10 +6,56 @@
 //! with 64-bit FNV-1a over the bytes their `Hash` implementation writes, integers
 //! written little-endian (`usize` and `isize` as 64 bits). The Redis key is then
 //! `{prefix}{{hash as 16 hex digits}}`: the braces make the hash a Cluster hash tag,
-//! so each key's single slot is chosen by its hash alone.
+//! so each key's single slot is chosen by its hash alone. A [`Raw`] key is used as
+//! its bytes instead (`{prefix}{{bytes}}`), for keys that programs in other
+//! languages name too.
 
 use core::hash::{Hash, Hasher};
 use std::string::String;
+use std::vec::Vec;
+
+/// A key given as its bytes, used as they are: the Redis key is `prefix{bytes}`
+/// (a byte `}` among them ends the Cluster hash tag early, which still places the
+/// key in one slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Raw<'a>(pub &'a [u8]);
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// What a Redis-backed limiter or store takes as a key: any `Hash` value (hashed
+/// with the fixed hash of [`crate::redis`]) or [`Raw`] bytes.
+pub trait RedisKey: sealed::Sealed {
+    /// The Redis key under `prefix`, and the fixed hash that names the key in
+    /// this process's tables.
+    #[doc(hidden)]
+    fn name(&self, prefix: &str) -> (Vec<u8>, u64);
+}
+
+impl<K: Hash + ?Sized> sealed::Sealed for K {}
+
+impl<K: Hash + ?Sized> RedisKey for K {
+    fn name(&self, prefix: &str) -> (Vec<u8>, u64) {
+        let hash = key_hash(self);
+        (redis_key(prefix, hash).into_bytes(), hash)
+    }
+}
+
+impl sealed::Sealed for Raw<'_> {}
+
+impl RedisKey for Raw<'_> {
+    fn name(&self, prefix: &str) -> (Vec<u8>, u64) {
+        let mut key = Vec::with_capacity(prefix.len() + self.0.len() + 2);
+        key.extend_from_slice(prefix.as_bytes());
+        key.push(b'{');
+        key.extend_from_slice(self.0);
+        key.push(b'}');
+        let mut h = Fnv(OFFSET);
+        h.write(self.0);
+        (key, h.finish())
+    }
+}
 
 const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -97,5 +143,7 @@ mod tests {
         });
         assert_eq!(redis_key("rc:", 0xab), "rc:{00000000000000ab}");
         assert!(!valid_prefix("a{b"));
+        assert_eq!(Raw(b"user:42").name("rc:").0, b"rc:{user:42}");
+        assert_eq!("user:42".name("rc:").1, key_hash("user:42"));
     }
 }

@@ -3,7 +3,7 @@
 
 use super::deny_cache::DenyCache;
 use super::failure::{Count, FailurePolicy, Health, RedisStats, Unavailable};
-use super::key::{key_hash, redis_key, valid_prefix};
+use super::key::{valid_prefix, RedisKey};
 use super::scripts::{self, Mode, Reply};
 use crate::algorithm::{Algorithm, Params};
 use crate::clock::Nanos;
@@ -12,11 +12,11 @@ use crate::error::{BuildError, InsufficientCapacity};
 use crate::quota::Quota;
 use core::fmt;
 use core::future::Future;
-use core::hash::Hash;
 use core::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use std::string::String;
+use std::vec::Vec;
 
 /// Room for denied keys in the local deny cache, by default.
 pub const DEFAULT_DENY_CACHE: usize = 4096;
@@ -191,50 +191,50 @@ impl RedisLimiter {
 
     /// Checks one request for `key` and consumes quota if it is allowed.
     ///
-    /// The key is hashed before the call (see [`crate::redis`] for the hash), so
+    /// The key is named before the call (see [`crate::redis`] for the hash), so
     /// the future does not borrow it.
-    pub fn check<K: Hash + ?Sized>(&self, key: &K) -> impl Future<Output = Decision> + '_ {
-        let hash = key_hash(key);
-        async move { self.decide(hash, Mode::Check, 1).await }
+    pub fn check<K: RedisKey + ?Sized>(&self, key: &K) -> impl Future<Output = Decision> + '_ {
+        let named = key.name(&self.prefix);
+        async move { self.decide(named, Mode::Check, 1).await }
     }
 
     /// Checks a request of cost `n` for `key`, all or nothing; `n = 0` peeks.
-    pub fn check_n<K: Hash + ?Sized>(
+    pub fn check_n<K: RedisKey + ?Sized>(
         &self,
         key: &K,
         n: u32,
     ) -> impl Future<Output = Result<Decision, InsufficientCapacity>> + '_ {
-        let hash = key_hash(key);
+        let named = key.name(&self.prefix);
         let cost = self
             .params
             .cost(n)
             .map_err(|max| InsufficientCapacity::new(n, max));
         async move {
             Ok(match cost? {
-                Some(c) => self.decide(hash, Mode::Check, c).await,
-                None => self.decide(hash, Mode::Peek, 1).await,
+                Some(c) => self.decide(named, Mode::Check, c).await,
+                None => self.decide(named, Mode::Peek, 1).await,
             })
         }
     }
 
     /// The decision `check(key)` would give now, consuming nothing.
-    pub fn peek<K: Hash + ?Sized>(&self, key: &K) -> impl Future<Output = Decision> + '_ {
-        let hash = key_hash(key);
-        async move { self.decide(hash, Mode::Peek, 1).await }
+    pub fn peek<K: RedisKey + ?Sized>(&self, key: &K) -> impl Future<Output = Decision> + '_ {
+        let named = key.name(&self.prefix);
+        async move { self.decide(named, Mode::Peek, 1).await }
     }
 
     /// Forgets `key` in Redis (and in this process's deny cache).
-    pub fn reset<K: Hash + ?Sized>(
+    pub fn reset<K: RedisKey + ?Sized>(
         &self,
         key: &K,
     ) -> impl Future<Output = Result<(), Unavailable>> + '_ {
-        let hash = key_hash(key);
+        let named = key.name(&self.prefix);
         async move {
+            let (key, hash) = named;
             if let Some(cache) = &self.deny_cache {
                 cache.forget(hash);
             }
             let mut conn = self.conn.clone();
-            let key = redis_key(&self.prefix, hash);
             self.health.count(Count::RoundTrip);
             let mut del = redis::cmd("DEL");
             del.arg(&key);
@@ -270,11 +270,11 @@ impl RedisLimiter {
     }
 
     /// The Redis key that holds `key`'s state.
-    pub fn redis_key<K: Hash + ?Sized>(&self, key: &K) -> String {
-        redis_key(&self.prefix, key_hash(key))
+    pub fn redis_key<K: RedisKey + ?Sized>(&self, key: &K) -> Vec<u8> {
+        key.name(&self.prefix).0
     }
 
-    async fn decide(&self, hash: u64, mode: Mode, cost: u64) -> Decision {
+    async fn decide(&self, (key, hash): (Vec<u8>, u64), mode: Mode, cost: u64) -> Decision {
         if let Some(retry) = self.deny_cache.as_ref().and_then(|c| c.denied_for(hash)) {
             self.health.count(Count::DeniedLocally);
             let mut d = self.params.blank_decision(false);
@@ -282,7 +282,7 @@ impl RedisLimiter {
             d.reset_after = retry;
             return d;
         }
-        match self.run(hash, mode, cost, None).await {
+        match self.run(&key, mode, cost, None).await {
             Ok(d) => {
                 if mode == Mode::Check {
                     self.health.count(if d.allowed {
@@ -315,13 +315,12 @@ impl RedisLimiter {
     /// One script run, at `now` (a test's time) or the server's.
     pub(crate) async fn run(
         &self,
-        hash: u64,
+        key: &[u8],
         mode: Mode,
         cost: u64,
         now: Option<Nanos>,
     ) -> Result<Decision, Unavailable> {
-        let key = redis_key(&self.prefix, hash);
-        let inv = scripts::invocation(&self.script, &self.params, &key, mode, cost, now);
+        let inv = scripts::invocation(&self.script, &self.params, key, mode, cost, now);
         let mut conn = self.conn.clone();
         self.health.count(Count::RoundTrip);
         match tokio::time::timeout(self.timeout, inv.invoke_async::<Reply>(&mut conn)).await {
@@ -336,23 +335,23 @@ impl RedisLimiter {
 
     /// `check_n` at a test's time `now`, bypassing the deny cache and the policy.
     #[cfg(test)]
-    pub(crate) async fn check_at<K: Hash + ?Sized>(
+    pub(crate) async fn check_at<K: RedisKey + ?Sized>(
         &self,
         key: &K,
         n: u32,
         now: Nanos,
     ) -> Result<Result<Decision, InsufficientCapacity>, Unavailable> {
-        let hash = key_hash(key);
+        let named = key.name(&self.prefix);
         match self.params.cost(n) {
             Err(max) => Ok(Err(InsufficientCapacity::new(n, max))),
-            Ok(Some(c)) => self.run(hash, Mode::Check, c, Some(now)).await.map(Ok),
-            Ok(None) => self.run(hash, Mode::Peek, 1, Some(now)).await.map(Ok),
+            Ok(Some(c)) => self.run(&named.0, Mode::Check, c, Some(now)).await.map(Ok),
+            Ok(None) => self.run(&named.0, Mode::Peek, 1, Some(now)).await.map(Ok),
         }
     }
 
     /// `peek_n` at a test's time `now`.
     #[cfg(test)]
-    pub(crate) async fn peek_at<K: Hash + ?Sized>(
+    pub(crate) async fn peek_at<K: RedisKey + ?Sized>(
         &self,
         key: &K,
         n: u32,
@@ -361,7 +360,12 @@ impl RedisLimiter {
         match self.params.cost(n) {
             Err(max) => Ok(Err(InsufficientCapacity::new(n, max))),
             Ok(c) => self
-                .run(key_hash(key), Mode::Peek, c.unwrap_or(1), Some(now))
+                .run(
+                    &key.name(&self.prefix).0,
+                    Mode::Peek,
+                    c.unwrap_or(1),
+                    Some(now),
+                )
                 .await
                 .map(Ok),
         }

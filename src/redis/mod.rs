@@ -12,7 +12,8 @@
 //! - **Keys.** Any `Hash` value, hashed with 64-bit FNV-1a over the bytes its
 //!   `Hash` implementation writes (integers little-endian, `usize` as 64 bits), so
 //!   every process and platform names a key alike; the Redis key is
-//!   `prefix{hash in 16 hex digits}`.
+//!   `prefix{hash in 16 hex digits}`. A [`Raw`] key is used as its bytes,
+//!   `prefix{bytes}`, for keys that programs in other languages name too.
 //! - **States.** Token and leaky bucket: the TAT as a decimal string. Fixed
 //!   window: `"window count"`. Sliding-window counter: `"window previous current"`.
 //!   Sliding-window log: a sorted set of at most `limit` members of 40 bytes (the
@@ -45,5 +46,6 @@ mod store;
 mod tests;
 
 pub use failure::{FailurePolicy, RedisStats, Unavailable};
+pub use key::{Raw, RedisKey};
 pub use limiter::{RedisLimiter, RedisLimiterBuilder, RedisSetupError, DEFAULT_DENY_CACHE};
 pub use store::RedisStore;

@@ -44,7 +44,7 @@ pub(crate) enum Mode {
 pub(crate) fn invocation<'a>(
     script: &'a Script,
     p: &Params,
-    key: &str,
+    key: &[u8],
     mode: Mode,
     n: u64,
     now: Option<Nanos>,

@@ -1,10 +1,9 @@
 //! `RedisStore`: the seed's seven-operation key-value contract on Redis.
 
-use super::key::{key_hash, redis_key, valid_prefix};
+use super::key::{valid_prefix, RedisKey};
 use super::limiter::RedisSetupError;
 use crate::backend::BackendError;
 use core::future::Future;
-use core::hash::Hash;
 use core::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script};
@@ -24,8 +23,8 @@ macro_rules! script {
 /// expiries are rounded up to the whole second on the server's clock, a zero
 /// time to live is refused, and an increment that creates its key gives it the
 /// time to live while an existing key keeps its expiry. Keys are hashed and named
-/// as [`RedisLimiter`](super::RedisLimiter)'s are (`prefix{hash}`), and `clear`
-/// removes every key under the prefix (with `SCAN`, on one server; on a Cluster,
+/// as [`RedisLimiter`](super::RedisLimiter)'s are (`prefix{hash}`, or a
+/// [`Raw`](super::Raw) key's bytes), and `clear` removes every key under the prefix (with `SCAN`, on one server; on a Cluster,
 /// per node). A call that times out or loses its connection is
 /// [`Unavailable`](BackendError::Unavailable).
 pub struct RedisStore {
@@ -82,8 +81,8 @@ impl RedisStore {
         })
     }
 
-    fn key<K: Hash + ?Sized>(&self, key: &K) -> String {
-        redis_key(&self.prefix, key_hash(key))
+    fn key<K: RedisKey + ?Sized>(&self, key: &K) -> Vec<u8> {
+        key.name(&self.prefix).0
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, BackendError> {
@@ -103,7 +102,7 @@ impl RedisStore {
     }
 
     /// The value under `key`, if it has one that has not expired.
-    pub fn get<K: Hash + ?Sized>(
+    pub fn get<K: RedisKey + ?Sized>(
         &self,
         key: &K,
     ) -> impl Future<Output = Result<Option<u64>, BackendError>> + '_ {
@@ -114,7 +113,7 @@ impl RedisStore {
 
     /// Stores `value` under `key`, replacing any value; it expires after `ttl`
     /// (`None`: never).
-    pub fn set<K: Hash + ?Sized>(
+    pub fn set<K: RedisKey + ?Sized>(
         &self,
         key: &K,
         value: u64,
@@ -136,7 +135,7 @@ impl RedisStore {
     }
 
     /// Removes `key`; whether it had a live value.
-    pub fn delete<K: Hash + ?Sized>(
+    pub fn delete<K: RedisKey + ?Sized>(
         &self,
         key: &K,
     ) -> impl Future<Output = Result<bool, BackendError>> + '_ {
@@ -146,7 +145,7 @@ impl RedisStore {
     }
 
     /// Whether `key` has a live value.
-    pub fn exists<K: Hash + ?Sized>(
+    pub fn exists<K: RedisKey + ?Sized>(
         &self,
         key: &K,
     ) -> impl Future<Output = Result<bool, BackendError>> + '_ {
@@ -158,7 +157,7 @@ impl RedisStore {
     /// Atomically adds `by` to the value under `key` (0 if it has none) and returns
     /// the new value; a key the increment creates expires after `ttl`, an existing
     /// key keeps its expiry.
-    pub fn increment<K: Hash + ?Sized>(
+    pub fn increment<K: RedisKey + ?Sized>(
         &self,
         key: &K,
         by: u64,

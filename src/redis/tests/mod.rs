@@ -59,7 +59,7 @@ pub(super) fn fresh_prefix(name: &str) -> String {
 
 /// Deletes every key under `prefix`.
 pub(super) async fn clean(conn: &mut ConnectionManager, prefix: &str) {
-    let keys: std::vec::Vec<String> = redis::cmd("KEYS")
+    let keys: std::vec::Vec<std::vec::Vec<u8>> = redis::cmd("KEYS")
         .arg(std::format!("{prefix}*"))
         .query_async(conn)
         .await

@@ -75,3 +75,38 @@ async fn redis_noscript_loads_the_script_again() {
     assert_eq!(lim.stats().failed_open, 0);
     clean(&mut conn, &prefix).await;
 }
+
+/// A raw key is the Redis key's own bytes, so another program can name it; it is
+/// a key of its own beside the hashed one.
+#[tokio::test]
+async fn redis_raw_keys_name_the_redis_key() {
+    let Some(mut conn) = server().await else {
+        return;
+    };
+    let prefix = fresh_prefix("raw");
+    let lim = limiter(
+        &conn,
+        Quota::per_hour(1).unwrap(),
+        Algorithm::FixedWindow,
+        &prefix,
+    );
+    let raw = crate::redis::Raw(b"user:42\xff");
+    assert!(lim.check(&raw).await.is_allowed());
+    assert!(!lim.check(&raw).await.is_allowed());
+    assert!(
+        lim.check("user:42").await.is_allowed(),
+        "the hashed key is another"
+    );
+    let mut name = prefix.clone().into_bytes();
+    name.extend_from_slice(b"{user:42\xff}");
+    assert_eq!(lim.redis_key(&raw), name);
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&name)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(exists, 1);
+    lim.reset(&raw).await.unwrap();
+    assert!(lim.check(&raw).await.is_allowed());
+    clean(&mut conn, &prefix).await;
+}
