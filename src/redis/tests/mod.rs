@@ -83,3 +83,11 @@ pub(super) fn limiter(
         .build_with(conn.clone())
         .unwrap()
 }
+
+/// Both are shared across tasks and threads.
+#[test]
+fn redis_types_are_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<RedisLimiter>();
+    shared::<crate::redis::RedisStore>();
+}
