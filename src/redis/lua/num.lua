@@ -196,6 +196,46 @@ local function IDIV(x, y)
   return q
 end
 
+-- Times as pairs {s, f} of whole seconds and nanoseconds (f below 10^9), each
+-- exact in a double for any time below 2^63 ns: sums, differences and
+-- comparisons of times stay exact without digit arrays.
+local E9 = 1000000000
+
+local function P2(str)
+  local s, f = SPLIT(str)
+  return { s, f }
+end
+
+local function padd(a, b)
+  local s, f = a[1] + b[1], a[2] + b[2]
+  if f >= E9 then s = s + 1; f = f - E9 end
+  return { s, f }
+end
+
+-- a - b, or 0 if b > a.
+local function psub(a, b)
+  local s, f = a[1] - b[1], a[2] - b[2]
+  if f < 0 then s = s - 1; f = f + E9 end
+  if s < 0 then return { 0, 0 } end
+  return { s, f }
+end
+
+local function pcmp(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] and -1 or 1 end
+  if a[2] ~= b[2] then return a[2] < b[2] and -1 or 1 end
+  return 0
+end
+
+local function pstr(a)
+  if a[1] > 0 then return string.format('%d%09d', a[1], a[2]) end
+  return string.format('%d', a[2])
+end
+
+-- As 20 zero-padded digits, whose text order is their order.
+local function ppad(a)
+  return string.format('%011d%09d', a[1], a[2])
+end
+
 -- For the window scripts' fast path: the window number of the time (s, f) and the
 -- time into it, as exact doubles, when the period P (decimal) is whole seconds
 -- below 2^53 ns or divides a second; else nil (the exact path decides).
@@ -223,6 +263,15 @@ local function MS_UP(ns)
   if q * 1000000 < ns then q = q + 1 end
   if q < 1 then q = 1 end
   return string.format('%d', q)
+end
+
+-- Whole milliseconds, rounded up and at least 1, of a pair.
+local function PMS(a)
+  local q = IDIV(a[2], 1000000)
+  local ms = a[1] * 1000 + q
+  if q * 1000000 < a[2] then ms = ms + 1 end
+  if ms < 1 then ms = 1 end
+  return string.format('%d', ms)
 end
 
 -- Stores `value` for `ns` more nanoseconds (a double), never expiring under a test's

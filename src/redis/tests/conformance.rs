@@ -31,12 +31,12 @@ fn quotas(algorithm: Algorithm) -> Vec<Quota> {
         // A period that divides a second, and one of a day, for the windows' paths.
         Quota::new(5, Duration::from_millis(100)).unwrap(),
         Quota::new(20, Duration::from_secs(86_400)).unwrap(),
+        // Numbers past the scripts' fast paths: the exact paths alone decide.
+        Quota::new(4, Duration::from_secs(86_400 * 365 * 30)).unwrap(),
     ];
     if matches!(algorithm, Algorithm::TokenBucket | Algorithm::LeakyBucket) {
         q.push(Quota::per_second(5).unwrap().with_burst(12).unwrap());
         q.push(Quota::per_day(50_000).unwrap().with_burst(3).unwrap());
-        // Numbers past the scripts' fast path: the exact path alone decides.
-        q.push(Quota::new(4, Duration::from_secs(86_400 * 365 * 30)).unwrap());
         q.push(
             Quota::new(3, Duration::from_nanos(1 << 61))
                 .unwrap()
