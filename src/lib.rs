@@ -75,6 +75,9 @@ mod error;
 pub mod http;
 mod limiter;
 mod quota;
+#[cfg(all(feature = "redis", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 pub mod store;
 mod sync;
 mod table;

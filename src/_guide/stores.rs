@@ -57,3 +57,20 @@
 //! The builder's `build_on(store)` builds a limiter on any store. A store that
 //! cannot keep a per-key log refuses a keyed `SlidingWindowLog` with
 //! [`BuildError::NotKeyed`](crate::BuildError::NotKeyed).
+//!
+//! # Redis (feature `redis`)
+//!
+//! `ratecell::redis::RedisStore` offers the same seven operations on
+//! Redis, async, with the results in the table above: 32-bit values, expiries
+//! rounded up to the whole second (on the server's clock), an increment that keeps
+//! a live key's expiry, an overflow that changes nothing. One behavioural suite
+//! (`tests/store_contract.rs`) runs against both stores. A call that does not
+//! answer within the store's timeout is
+//! [`BackendError::Unavailable`](crate::store::BackendError::Unavailable).
+//!
+//! `RedisLimiter` is not a `StateStore`: a check
+//! there is one Lua script on the server, which reads the state, decides and
+//! writes, atomically, on the server's clock; the documentation of the
+//! `ratecell::redis` module says how keys are named, what each state looks like in
+//! Redis and when it expires, what a check answers when Redis does not, and what
+//! the local deny cache trades.

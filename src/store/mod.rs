@@ -32,6 +32,8 @@ pub enum BackendError {
     /// The entry would expire past the last time the store can name
     /// (`MemoryStore`: whole seconds in 32 bits, early in the year 2106).
     ExpiryOutOfRange,
+    /// A remote store did not answer in time, or its connection failed.
+    Unavailable,
 }
 
 impl fmt::Display for BackendError {
@@ -42,6 +44,7 @@ impl fmt::Display for BackendError {
             Self::Overflow => "increment would overflow the value",
             Self::ZeroTtl => "a time-to-live must be longer than zero",
             Self::ExpiryOutOfRange => "the entry would expire past the store's last time",
+            Self::Unavailable => "the remote store did not answer",
         })
     }
 }
