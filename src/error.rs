@@ -35,6 +35,10 @@ pub enum BuildError {
     /// store built with a per-key log of the quota's limit (the builder's own
     /// `MemoryStore` is).
     NotKeyed(Algorithm),
+    /// `set_quota` on a window algorithm with another period: the windows are
+    /// numbered by the period, so every stored state would mean another window.
+    /// (A snapshot restore, which knows both quotas, reinterprets them instead.)
+    PeriodChangeOnWindow(Algorithm),
     /// A concurrency limiter needs room for at least one permit.
     ZeroPermits,
     /// A concurrency limiter holds at most
@@ -67,6 +71,11 @@ impl fmt::Display for BuildError {
                 )
             }
             Self::NotKeyed(a) => write!(f, "this store cannot hold {a:?} state for keys"),
+            Self::PeriodChangeOnWindow(a) => write!(
+                f,
+                "{a:?} cannot change its period while running: keep the period, or \
+                 build a new limiter"
+            ),
             Self::ZeroPermits => write!(f, "a concurrency limit must allow at least 1 permit"),
             Self::TooManyPermits(n) => {
                 write!(f, "{n} permits is more than a concurrency limiter holds")
@@ -82,6 +91,7 @@ impl From<Unfit> for BuildError {
         match unfit {
             Unfit::BurstOnWindow(a) => Self::BurstOnWindowAlgorithm(a),
             Unfit::TooLarge(a) => Self::QuotaTooLargeForAlgorithm(a),
+            Unfit::PeriodChange(a) => Self::PeriodChangeOnWindow(a),
         }
     }
 }

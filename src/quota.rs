@@ -147,6 +147,15 @@ impl Quota {
         Ok(q)
     }
 
+    /// Rebuilds a quota from the parts of one that was validated before.
+    pub(crate) fn from_valid_parts(limit: u32, period: Nanos, burst: Option<u32>) -> Self {
+        Self {
+            limit,
+            period,
+            burst,
+        }
+    }
+
     /// Requests per period.
     pub fn limit(&self) -> u32 {
         self.limit

@@ -4,6 +4,7 @@
 pub(crate) mod builder;
 mod direct;
 mod keyed;
+pub(crate) mod live;
 pub(crate) mod stats;
 
 pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_MEMORY};

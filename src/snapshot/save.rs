@@ -9,7 +9,7 @@
 
 use super::format::{self, EntryCodec, SnapshotHeader, SnapshotKind, HEADER_LEN, VERSION};
 use super::SnapshotInfo;
-use crate::algorithm::Params;
+use crate::algorithm::{rebase, Params};
 use crate::cell::LogArena;
 use crate::clock::Nanos;
 use crate::quota::Quota;
@@ -188,10 +188,14 @@ pub(crate) fn stream_table(
         // Written once the count is known.
         entry_count: 0,
     };
+    // The file holds states in the quota's canonical encoding (FORMAT.md); the
+    // header's quota is valid for its algorithm, since the limiter runs it.
+    let file_p = Params::new(p.algorithm, &quota).unwrap_or(*p);
     let scan = Scan {
         table,
         logs,
         p,
+        file_p,
         now,
         codec: EntryCodec::new(&header),
         log_floor: format::log_floor(p, now),
@@ -300,7 +304,7 @@ pub(crate) fn stream_table(
             .collect();
         moved.sort_unstable();
         moved.dedup();
-        let ranks = entries().map(|e| (e.tag, (p.word_expires_at(e.state), e.state)));
+        let ranks = entries().map(|e| (e.tag, (file_p.word_expires_at(e.state), e.state)));
         let drop = copies_to_drop(ranks, &moved);
         if !drop.is_empty() {
             let mut kept = header;
@@ -340,6 +344,8 @@ struct Scan<'a> {
     table: &'a Table,
     logs: Option<&'a LogArena>,
     p: &'a Params,
+    /// The canonical parameters of the file's quota (see `rebase`).
+    file_p: Params,
     now: Nanos,
     codec: EntryCodec,
     log_floor: Nanos,
@@ -399,12 +405,16 @@ impl Scan<'_> {
                         done.expired += 1;
                         continue;
                     }
+                    // Only the newest L times can decide (a lowered quota).
+                    let keep = times.len().saturating_sub(self.file_p.limit as usize);
                     self.codec
-                        .put_log(out, done.next_slot, slot, s.tag(), &times);
+                        .put_log(out, done.next_slot, slot, s.tag(), &times[keep..]);
                 }
-                None => self
-                    .codec
-                    .put_word(out, done.next_slot, slot, s.tag(), state),
+                None => {
+                    let state = rebase::word(self.p, &self.file_p, state, self.now);
+                    self.codec
+                        .put_word(out, done.next_slot, slot, s.tag(), state)
+                }
             }
             done.next_slot = slot + 1;
             seen[idx - base] = (s.meta() & ((1 << LOW_BITS) - 1)) as u8 | 1;
