@@ -39,6 +39,9 @@ pub enum BuildError {
     /// numbered by the period, so every stored state would mean another window.
     /// (A snapshot restore, which knows both quotas, reinterprets them instead.)
     PeriodChangeOnWindow(Algorithm),
+    /// A [`StackedLimiter`](crate::StackedLimiter) holds 1 to
+    /// [`MAX_STACK`](crate::MAX_STACK) quotas; this many were given.
+    StackSize(usize),
     /// A concurrency limiter needs room for at least one permit.
     ZeroPermits,
     /// A concurrency limiter holds at most
@@ -75,6 +78,11 @@ impl fmt::Display for BuildError {
                 f,
                 "{a:?} cannot change its period while running: keep the period, or \
                  build a new limiter"
+            ),
+            Self::StackSize(n) => write!(
+                f,
+                "a stack holds 1 to {} quotas, not {n}",
+                crate::limiter::MAX_STACK
             ),
             Self::ZeroPermits => write!(f, "a concurrency limit must allow at least 1 permit"),
             Self::TooManyPermits(n) => {

@@ -29,6 +29,7 @@ pub(crate) fn decide(p: &Params, state: u64, now: Nanos, n: u64) -> (Option<u64>
         retry_after: window_end.saturating_sub(now),
         delay: 0,
         window: p.period,
+        quota_index: 0,
     };
     if count + n > p.limit {
         return (None, d);

@@ -13,6 +13,7 @@
 pub(crate) mod fixed_window;
 pub(crate) mod gcra;
 pub(crate) mod rebase;
+pub(crate) mod refund;
 pub(crate) mod sliding_counter;
 pub(crate) mod sliding_log;
 
@@ -325,6 +326,7 @@ impl Params {
             retry_after: 0,
             delay: 0,
             window: self.window,
+            quota_index: 0,
         }
     }
 }

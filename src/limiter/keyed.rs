@@ -264,14 +264,88 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
                 }
                 A::decide(p, seen, now, cost).1
             }
+            Transition::Full { free_at } => full_decision(p, free_at, now),
+        }
+    }
+}
+
+/// The state change a stacked check may have to give back: `[before, after]`.
+pub(crate) type Undo = Option<[u64; 2]>;
+
+impl<C: Clock, S: StateStore> Limiter<C, S> {
+    /// `peek_n` at a given `now`, under given parameters (for stacks: one clock
+    /// reading for every quota).
+    pub(crate) fn peek_at<K: Hash + ?Sized>(
+        &self,
+        p: &Params,
+        key: &K,
+        now: Nanos,
+        cost: u64,
+    ) -> Decision {
+        if p.algorithm == Algorithm::SlidingWindowLog {
+            return self.log(p, key, now, cost, LogMode::Peek);
+        }
+        let state = self.store.state(key).unwrap_or(0);
+        p.decide_word(state, now, cost).1
+    }
+
+    /// A check that says how to give it back ([`undo`](Self::undo)): for stacks.
+    /// The log's admissions cannot be given back (`None`).
+    pub(crate) fn check_undoable<K: Hash + ?Sized>(
+        &self,
+        p: &Params,
+        key: &K,
+        now: Nanos,
+        cost: u64,
+    ) -> (Decision, Undo) {
+        if p.algorithm == Algorithm::SlidingWindowLog {
+            let d = self.log(p, key, now, cost, LogMode::Check);
+            self.counters.count(d.allowed);
+            return (d, None);
+        }
+        let expires = |s| p.word_expires_at(s);
+        match self
+            .store
+            .transition(key, now, expires, |s| p.decide_word(s, now, cost).0)
+        {
+            Transition::Ran { seen, evicted } => {
+                if evicted > 0 {
+                    self.counters.evicted(evicted);
+                }
+                let (next, d) = p.decide_word(seen, now, cost);
+                self.counters.count(d.allowed);
+                (d, next.map(|after| [seen, after]))
+            }
             Transition::Full { free_at } => {
-                let mut d = p.blank_decision(false);
-                d.retry_after = free_at.saturating_sub(now).max(1);
-                d.reset_after = d.retry_after;
-                d
+                self.counters.count(false);
+                (full_decision(p, free_at, now), None)
             }
         }
     }
+
+    /// Gives back an admission of [`check_undoable`](Self::check_undoable) where
+    /// the algorithm can do so exactly (`algorithm::refund`).
+    pub(crate) fn undo<K: Hash + ?Sized>(
+        &self,
+        p: &Params,
+        key: &K,
+        now: Nanos,
+        cost: u64,
+        [before, after]: [u64; 2],
+    ) {
+        let expires = |s| p.word_expires_at(s);
+        let _ = self.store.transition(key, now, expires, |s| {
+            crate::algorithm::refund::refund(p, s, before, after, now, cost)
+        });
+    }
+}
+
+/// The decision for a new key that found no room.
+fn full_decision(p: &Params, free_at: Nanos, now: Nanos) -> Decision {
+    let mut d = p.blank_decision(false);
+    d.retry_after = free_at.saturating_sub(now).max(1);
+    d.reset_after = d.retry_after;
+    d
 }
 
 impl<C: Clock> Limiter<C, MemoryStore<C>> {

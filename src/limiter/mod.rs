@@ -5,6 +5,7 @@ pub(crate) mod builder;
 mod direct;
 mod keyed;
 pub(crate) mod live;
+mod stacked;
 pub(crate) mod stats;
 
 pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_MEMORY};
@@ -12,4 +13,5 @@ pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_M
 pub(crate) use direct::DirectCell;
 pub use direct::DirectLimiter;
 pub use keyed::Limiter;
+pub use stacked::{StackedBuilder, StackedLimiter, MAX_STACK};
 pub use stats::Stats;
