@@ -42,6 +42,10 @@ pub enum BuildError {
     /// A [`StackedLimiter`](crate::StackedLimiter) holds 1 to
     /// [`MAX_STACK`](crate::MAX_STACK) quotas; this many were given.
     StackSize(usize),
+    /// This algorithm takes no per-key quota ([`Tier`](crate::Tier)): the
+    /// sliding-window log's per-key logs are sized and expired by the limiter's
+    /// own quota.
+    TierUnsupported(Algorithm),
     /// A concurrency limiter needs room for at least one permit.
     ZeroPermits,
     /// A concurrency limiter holds at most
@@ -84,6 +88,7 @@ impl fmt::Display for BuildError {
                 "a stack holds 1 to {} quotas, not {n}",
                 crate::limiter::MAX_STACK
             ),
+            Self::TierUnsupported(a) => write!(f, "{a:?} takes no per-key quota (tier)"),
             Self::ZeroPermits => write!(f, "a concurrency limit must allow at least 1 permit"),
             Self::TooManyPermits(n) => {
                 write!(f, "{n} permits is more than a concurrency limiter holds")

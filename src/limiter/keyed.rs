@@ -48,6 +48,8 @@ pub struct Limiter<C = DefaultClock, S = MemoryStore<C>> {
     pub(crate) clock: C,
     pub(crate) store: S,
     counters: Counters,
+    /// Tells this limiter's tiers from another's (random per limiter).
+    pub(crate) id: u64,
 }
 
 impl<C, S: core::fmt::Debug> core::fmt::Debug for Limiter<C, S> {
@@ -74,6 +76,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
             clock,
             store,
             counters: Counters::default(),
+            id: ahash::RandomState::new().hash_one(0x7469_6572_u64),
         }
     }
 

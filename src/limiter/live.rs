@@ -124,6 +124,11 @@ impl LiveParams {
         self.base.algorithm
     }
 
+    /// The parameters at build, whose encoding every slot shares.
+    pub(crate) fn base(&self) -> &Params {
+        &self.base
+    }
+
     #[inline(always)]
     fn unpack(&self, w: &[u64; WORDS]) -> (Params, Quota) {
         let (limit, burst) = (w[0] & u64::from(u32::MAX), w[0] >> 32);

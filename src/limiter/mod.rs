@@ -7,6 +7,7 @@ mod keyed;
 pub(crate) mod live;
 mod stacked;
 pub(crate) mod stats;
+mod tier;
 
 pub use builder::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_MEMORY};
 #[cfg(all(feature = "std", not(loom)))]
@@ -15,3 +16,4 @@ pub use direct::DirectLimiter;
 pub use keyed::Limiter;
 pub use stacked::{StackedBuilder, StackedLimiter, MAX_STACK};
 pub use stats::Stats;
+pub use tier::{Tier, TierError};
