@@ -35,8 +35,9 @@ pub enum BuildError {
     /// store built with a per-key log of the quota's limit (the builder's own
     /// `MemoryStore` is).
     NotKeyed(Algorithm),
-    /// `set_quota` on a window algorithm with another period: the windows are
-    /// numbered by the period, so every stored state would mean another window.
+    /// `set_quota` (or a [`Tier`](crate::Tier)) on a window algorithm with another
+    /// period: the windows are numbered by the period, so every stored state would
+    /// mean another window.
     /// (A snapshot restore, which knows both quotas, reinterprets them instead.)
     PeriodChangeOnWindow(Algorithm),
     /// A [`StackedLimiter`](crate::StackedLimiter) holds 1 to
@@ -80,8 +81,8 @@ impl fmt::Display for BuildError {
             Self::NotKeyed(a) => write!(f, "this store cannot hold {a:?} state for keys"),
             Self::PeriodChangeOnWindow(a) => write!(
                 f,
-                "{a:?} cannot change its period while running: keep the period, or \
-                 build a new limiter"
+                "{a:?} numbers its windows by the limiter's period: a new quota or a \
+                 tier must keep that period (or build a new limiter)"
             ),
             Self::StackSize(n) => write!(
                 f,

@@ -69,6 +69,9 @@ mod backend;
 mod cell;
 mod clock;
 mod concurrency;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod config;
 mod decision;
 mod error;
 #[cfg(feature = "tower")]

@@ -23,6 +23,11 @@ use crate::quota::Quota;
 
 /// Which algorithm a limiter runs. All five share one [`Quota`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 #[non_exhaustive]
 pub enum Algorithm {
     /// GCRA: a token bucket of `burst` tokens refilled one per emission interval.
