@@ -37,18 +37,25 @@ const SLOTS: usize = if cfg!(loom) { 2 } else { 4 };
 const WORDS: usize = 6;
 const EXPLICIT_BURST: u64 = 1 << 63;
 
+// A line of its own: a check reads `current`'s line and one slot's line, no more.
+#[repr(C, align(64))]
 struct Slot {
     seq: AtomicU64,
     words: [AtomicU64; WORDS],
 }
 
+// `repr(C)`: what a check reads first (`current`, the algorithm and the ring) on
+// the first line, then the slots, then what only `set_quota` and tiers read.
+#[repr(C, align(64))]
 pub(crate) struct LiveParams {
+    current: AtomicU64,
+    algorithm: Algorithm,
+    ring: u64,
+    writer: AtomicU64,
+    slots: [Slot; SLOTS],
     /// The parameters at build: their encoding (algorithm, window radix and
     /// period, the log's ring) is every published slot's.
     base: Params,
-    current: AtomicU64,
-    writer: AtomicU64,
-    slots: [Slot; SLOTS],
 }
 
 fn pack(p: &Params, q: &Quota) -> [u64; WORDS] {
@@ -76,6 +83,8 @@ impl LiveParams {
             words: core::array::from_fn(|w| AtomicU64::new(if i == 0 { words[w] } else { 0 })),
         });
         Self {
+            algorithm: p.algorithm,
+            ring: p.ring,
             base: p,
             current: AtomicU64::new(0),
             writer: AtomicU64::new(0),
@@ -133,14 +142,14 @@ impl LiveParams {
     fn unpack(&self, w: &[u64; WORDS]) -> (Params, Quota) {
         let (limit, burst) = (w[0] & u64::from(u32::MAX), w[0] >> 32);
         let p = Params {
-            algorithm: self.base.algorithm,
+            algorithm: self.algorithm,
             limit,
             period: w[1],
             burst,
             t: w[2],
             tau: w[3],
             radix: w[4],
-            ring: self.base.ring,
+            ring: self.ring,
             window: w[5] & !EXPLICIT_BURST,
         };
         let explicit = w[5] & EXPLICIT_BURST != 0;
