@@ -306,16 +306,33 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
             self.counters.count(d.allowed);
             return (d, None);
         }
-        let expires = |s| p.word_expires_at(s);
+        match p.algorithm {
+            Algorithm::TokenBucket | Algorithm::LeakyBucket => {
+                self.run_undoable::<Gcra, K>(p, key, now, cost)
+            }
+            Algorithm::FixedWindow => self.run_undoable::<Fixed, K>(p, key, now, cost),
+            _ => self.run_undoable::<Counter, K>(p, key, now, cost),
+        }
+    }
+
+    #[inline(always)]
+    fn run_undoable<A: WordAlgorithm, K: Hash + ?Sized>(
+        &self,
+        p: &Params,
+        key: &K,
+        now: Nanos,
+        cost: u64,
+    ) -> (Decision, Undo) {
+        let expires = |s| A::expires_at(p, s);
         match self
             .store
-            .transition(key, now, expires, |s| p.decide_word(s, now, cost).0)
+            .transition(key, now, expires, |s| A::admit(p, s, now, cost))
         {
             Transition::Ran { seen, evicted } => {
                 if evicted > 0 {
                     self.counters.evicted(evicted);
                 }
-                let (next, d) = p.decide_word(seen, now, cost);
+                let (next, d) = A::decide(p, seen, now, cost);
                 self.counters.count(d.allowed);
                 (d, next.map(|after| [seen, after]))
             }

@@ -2,7 +2,7 @@
 //! checked all or nothing.
 
 use crate::algorithm::Algorithm;
-use crate::clock::{Clock, DefaultClock};
+use crate::clock::{Clock, DefaultClock, Nanos};
 use crate::decision::Decision;
 use crate::error::{BuildError, InsufficientCapacity};
 use crate::limiter::builder::DEFAULT_CAPACITY;
@@ -21,13 +21,13 @@ pub const MAX_STACK: usize = 8;
 /// if every quota admits it, and a request one quota denies consumes from none.
 ///
 /// Each quota has its own table (its own capacity's worth of memory). A check
-/// reads the clock once, peeks every quota but the last (a denial there costs
-/// nothing), then checks them in order; if a quota denies after the peeks said
-/// yes (another thread got there first), the quotas that admitted give the
-/// request back where their algorithm can do so exactly (window counts always;
-/// a bucket if no admission came after it; a sliding-window log never). So under
-/// contention the stack may admit less than each quota alone would; it never
-/// admits more than any of them.
+/// reads the clock once, peeks the quotas between the first and the last (the
+/// log's last too), then checks them in order; if a quota denies after earlier
+/// ones admitted (its own state, or another thread got there first), those give
+/// the request back where their algorithm can do so exactly (window counts
+/// always; a bucket if no admission came after it; a sliding-window log never,
+/// which is why its quotas are peeked). So under contention the stack may admit
+/// less than each quota alone would; it never admits more than any of them.
 ///
 /// The [`Decision`] is the deciding quota's, and
 /// [`quota_index`](Decision::quota_index) says which: of the denying quotas, the
@@ -157,8 +157,18 @@ fn tells_more(new: &Decision, old: &Decision) -> bool {
         (false, true) => true,
         (true, false) => false,
         (false, false) => new.retry_after > old.retry_after,
-        (true, true) => new.remaining() < old.remaining(),
+        // Fewer left: `min(limit, num / unit)` compared exactly, without dividing.
+        (true, true) => {
+            left(new) * u128::from(old.remaining_unit.max(1))
+                < left(old) * u128::from(new.remaining_unit.max(1))
+        }
     }
+}
+
+/// `min(limit·unit, num)`: the requests left, in units of `remaining_unit`.
+fn left(d: &Decision) -> u128 {
+    let unit = u128::from(d.remaining_unit.max(1));
+    (u128::from(d.limit) * unit).min(u128::from(d.remaining_num))
 }
 
 fn at(mut d: Decision, i: usize) -> Decision {
@@ -238,30 +248,29 @@ impl<C: Clock> StackedLimiter<C> {
 
     fn decide<K: Hash + ?Sized>(&self, key: &K, cost: u64, consume: bool) -> Decision {
         let now = self.members[0].clock.now();
-        // Peek every quota: a denial consumes nothing. When consuming, the last
-        // one's own check is all or nothing, and a denial there is given back
-        // exactly (sequentially), except by the log, which is peeked too.
-        let skip_last = consume && self.members[0].algorithm() != Algorithm::SlidingWindowLog;
-        let last = self.members.len() - 1;
-        let mut told: Option<Decision> = None;
-        for (i, m) in self.members.iter().enumerate() {
-            if skip_last && i == last {
-                break;
-            }
-            let d = at(m.peek_at(&m.params.load(), key, now, cost), i);
-            if told.as_ref().is_none_or(|t| tells_more(&d, t)) {
-                told = Some(d);
-            }
+        if !consume {
+            return self.peek_range(key, now, cost, 0, self.members.len());
         }
-        if !consume || told.as_ref().is_some_and(|d| !d.allowed) {
-            // A peek, or a denial: `told` is set (a stack has at least one quota).
-            return told.unwrap_or_else(|| self.members[0].params.load().blank_decision(false));
+        // Peek the quotas between the first and the last: a denial there consumes
+        // nothing. The first needs no peek (its check is all or nothing and
+        // nothing was taken before it); a denial by the last is given back
+        // exactly when sequential. The log gives nothing back: peek its last too.
+        let last = self.members.len() - 1;
+        let peek_to = if self.members[0].algorithm() == Algorithm::SlidingWindowLog {
+            last + 1
+        } else {
+            last
+        };
+        if peek_to > 1 {
+            let d = self.peek_range(key, now, cost, 1, peek_to);
+            if !d.allowed {
+                return d;
+            }
         }
         let mut undo: [Undo; MAX_STACK] = [None; MAX_STACK];
         let mut told: Option<Decision> = None;
         for (i, m) in self.members.iter().enumerate() {
-            let p = m.params.load();
-            let (d, u) = m.check_undoable(&p, key, now, cost);
+            let (d, u) = m.check_undoable(&m.params.load(), key, now, cost);
             let d = at(d, i);
             if !d.allowed {
                 // Give back what the earlier quotas admitted.
@@ -271,9 +280,30 @@ impl<C: Clock> StackedLimiter<C> {
                         m.undo(&m.params.load(), key, now, cost, u);
                     }
                 }
-                return d;
+                // The later quotas may deny for longer: say the longest.
+                let later = self.peek_range(key, now, cost, i + 1, self.members.len());
+                return if tells_more(&later, &d) { later } else { d };
             }
             undo[i] = u;
+            if told.as_ref().is_none_or(|t| tells_more(&d, t)) {
+                told = Some(d);
+            }
+        }
+        told.unwrap_or_else(|| self.members[0].params.load().blank_decision(true))
+    }
+
+    /// The most telling peek of quotas `from..to`; an allowed blank if none.
+    fn peek_range<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        now: Nanos,
+        cost: u64,
+        from: usize,
+        to: usize,
+    ) -> Decision {
+        let mut told: Option<Decision> = None;
+        for (i, m) in self.members.iter().enumerate().take(to).skip(from) {
+            let d = at(m.peek_at(&m.params.load(), key, now, cost), i);
             if told.as_ref().is_none_or(|t| tells_more(&d, t)) {
                 told = Some(d);
             }
