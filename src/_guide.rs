@@ -14,6 +14,8 @@
 //! * [`stores`]: the table as a key-value store, and the contract a keyed limiter
 //!   needs from its store.
 //! * [`snapshots`]: what saving and restoring a limiter guarantees.
+//! * [`policies`]: changing a quota at runtime, per-key quotas (tiers), stacked
+//!   quotas, and configuration files.
 //!
 //! Measured figures (timings, memory in a running process) are not here: they are
 //! in the repository's BENCHMARKS.md, each with its date and the command that
@@ -93,6 +95,7 @@
 
 pub mod capacity;
 pub mod identity;
+pub mod policies;
 pub mod semantics;
 pub mod snapshots;
 pub mod stores;
