@@ -17,6 +17,8 @@
 //! * [`sharding`]: one limit checked by many cores at once.
 //! * [`waiting`]: how waits book their place, in what order they are admitted,
 //!   and what a cancelled wait gives back.
+//! * [`policies`]: changing a quota at runtime, per-key quotas (tiers), stacked
+//!   quotas, and configuration files.
 //!
 //! Measured figures (timings, memory in a running process) are not here: they are
 //! in the repository's BENCHMARKS.md, each with its date and the command that
@@ -96,6 +98,7 @@
 
 pub mod capacity;
 pub mod identity;
+pub mod policies;
 pub mod semantics;
 pub mod sharding;
 pub mod snapshots;

@@ -22,6 +22,8 @@ pub struct Decision {
     pub(crate) delay: Nanos,
     /// The window the policy's limit applies to (`w` in `RateLimit-Policy`).
     pub(crate) window: Nanos,
+    /// Which quota of a stack decided (0 for a single quota).
+    pub(crate) quota_index: u8,
 }
 
 impl Decision {
@@ -73,6 +75,15 @@ impl Decision {
     #[inline]
     pub fn window(&self) -> Duration {
         Duration::from_nanos(self.window)
+    }
+
+    /// Which quota decided, for a [`StackedLimiter`](crate::StackedLimiter): the
+    /// index in its [`quotas`](crate::StackedLimiter::quotas) of the quota that
+    /// denied (the one that denies longest), or, when allowed, of the one with the
+    /// fewest requests left. 0 for a limiter of one quota.
+    #[inline]
+    pub fn quota_index(&self) -> usize {
+        usize::from(self.quota_index)
     }
 
     /// The response header fields for this decision, policy named `"default"`.
@@ -261,6 +272,7 @@ mod tests {
             retry_after: 1,
             delay: 0,
             window: 60_000_000_000,
+            quota_index: 0,
         }
     }
 

@@ -39,6 +39,18 @@ pub enum BuildError {
     /// store built with a per-key log of the quota's limit (the builder's own
     /// `MemoryStore` is).
     NotKeyed(Algorithm),
+    /// `set_quota` (or a [`Tier`](crate::Tier)) on a window algorithm with another
+    /// period: the windows are numbered by the period, so every stored state would
+    /// mean another window.
+    /// (A snapshot restore, which knows both quotas, reinterprets them instead.)
+    PeriodChangeOnWindow(Algorithm),
+    /// A [`StackedLimiter`](crate::StackedLimiter) holds 1 to
+    /// [`MAX_STACK`](crate::MAX_STACK) quotas; this many were given.
+    StackSize(usize),
+    /// This algorithm takes no per-key quota ([`Tier`](crate::Tier)): the
+    /// sliding-window log's per-key logs are sized and expired by the limiter's
+    /// own quota.
+    TierUnsupported(Algorithm),
     /// A concurrency limiter needs room for at least one permit.
     ZeroPermits,
     /// A concurrency limiter holds at most
@@ -73,6 +85,17 @@ impl fmt::Display for BuildError {
                 )
             }
             Self::NotKeyed(a) => write!(f, "this store cannot hold {a:?} state for keys"),
+            Self::PeriodChangeOnWindow(a) => write!(
+                f,
+                "{a:?} numbers its windows by the limiter's period: a new quota or a \
+                 tier must keep that period (or build a new limiter)"
+            ),
+            Self::StackSize(n) => write!(
+                f,
+                "a stack holds 1 to {} quotas, not {n}",
+                crate::limiter::MAX_STACK
+            ),
+            Self::TierUnsupported(a) => write!(f, "{a:?} takes no per-key quota (tier)"),
             Self::ZeroPermits => write!(f, "a concurrency limit must allow at least 1 permit"),
             Self::TooManyPermits(n) => {
                 write!(f, "{n} permits is more than a concurrency limiter holds")
@@ -88,6 +111,7 @@ impl From<Unfit> for BuildError {
         match unfit {
             Unfit::BurstOnWindow(a) => Self::BurstOnWindowAlgorithm(a),
             Unfit::TooLarge(a) => Self::QuotaTooLargeForAlgorithm(a),
+            Unfit::PeriodChange(a) => Self::PeriodChangeOnWindow(a),
         }
     }
 }

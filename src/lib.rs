@@ -68,6 +68,9 @@ mod algorithm;
 mod cell;
 mod clock;
 mod concurrency;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod config;
 mod decision;
 mod error;
 #[cfg(feature = "tower")]
@@ -98,6 +101,7 @@ pub use decision::Decision;
 pub use error::{BuildError, InsufficientCapacity};
 pub use limiter::{DirectBuilder, LimiterBuilder, DEFAULT_CAPACITY, DEFAULT_LOG_MEMORY};
 pub use limiter::{DirectLimiter, Limiter, Stats};
+pub use limiter::{StackedBuilder, StackedLimiter, Tier, TierError, MAX_STACK};
 pub use quota::{Quota, QuotaError, MAX_PERIOD};
 #[cfg(all(feature = "std", not(loom)))]
 pub use snapshot::{SnapshotError, SnapshotInfo};

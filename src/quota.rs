@@ -147,6 +147,15 @@ impl Quota {
         Ok(q)
     }
 
+    /// Rebuilds a quota from the parts of one that was validated before.
+    pub(crate) fn from_valid_parts(limit: u32, period: Nanos, burst: Option<u32>) -> Self {
+        Self {
+            limit,
+            period,
+            burst,
+        }
+    }
+
     /// Requests per period.
     pub fn limit(&self) -> u32 {
         self.limit
@@ -296,6 +305,61 @@ impl FromStr for Quota {
             return Err(QuotaError::ZeroLimit);
         }
         Self::from_nanos(limit, period, burst)
+    }
+}
+
+impl Quota {
+    /// Parses stacked quotas, `"10/second; 1000/day"`: quotas separated by `;`,
+    /// `,` or `|` (as Python's `limits` takes them), each in [`FromStr`]'s
+    /// grammar. A `burst` clause belongs to the quota before it, so
+    /// `"10/s, burst 20; 1000/day"` is two quotas, the first with a burst of 20.
+    ///
+    /// ```
+    /// use ratecell::Quota;
+    ///
+    /// let stack = Quota::parse_stack("10/second; 1000/day")?;
+    /// assert_eq!(stack, vec![Quota::per_second(10)?, Quota::per_day(1000)?]);
+    /// let stack = Quota::parse_stack("10/s, burst 20 | 5 per minute")?;
+    /// assert_eq!(stack[0], Quota::per_second(10)?.with_burst(20)?);
+    /// assert_eq!(stack[1], Quota::per_minute(5)?);
+    /// assert!(Quota::parse_stack("10/s;;1/d").is_err());
+    /// # Ok::<(), ratecell::QuotaError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first quota's error that fails to parse; [`QuotaError::Empty`] for an
+    /// empty string or an empty quota between separators.
+    pub fn parse_stack(s: &str) -> Result<alloc::vec::Vec<Quota>, QuotaError> {
+        let mut quotas = alloc::vec::Vec::new();
+        // Spans of `s` between separators; a span that starts with "burst" extends
+        // the one before it.
+        let mut start = 0;
+        let mut pending: Option<(usize, usize)> = None;
+        let ends = s
+            .match_indices([';', ',', '|'])
+            .map(|(i, _)| i)
+            .chain(core::iter::once(s.len()));
+        for end in ends {
+            let piece = &s[start..end];
+            let is_burst = piece
+                .trim_start()
+                .get(..5)
+                .is_some_and(|w| w.eq_ignore_ascii_case("burst"));
+            pending = match pending {
+                Some((from, _)) if is_burst => Some((from, end)),
+                Some((from, to)) => {
+                    quotas.push(s[from..to].parse()?);
+                    Some((start, end))
+                }
+                None => Some((start, end)),
+            };
+            start = (end + 1).min(s.len());
+        }
+        if let Some((from, to)) = pending {
+            quotas.push(s[from..to].parse()?);
+        }
+        Ok(quotas)
     }
 }
 

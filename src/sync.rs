@@ -19,8 +19,13 @@
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use alloc::sync::Arc;
-    pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
     pub(crate) use portable_atomic::AtomicU128;
+
+    /// A pause in a loop that waits for another `set_quota` (never on a check path).
+    pub(crate) fn spin_hint() {
+        core::hint::spin_loop();
+    }
 
     /// Sleeps while `word` holds `expected` (the check and the sleep are one step
     /// for a concurrent wake); may return spuriously.
@@ -38,8 +43,13 @@ mod imp {
 
 #[cfg(loom)]
 mod imp {
-    pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicU64, Ordering};
     pub(crate) use loom::sync::Arc;
+
+    /// loom must be told that a waiting loop yields, or it explores it forever.
+    pub(crate) fn spin_hint() {
+        loom::thread::yield_now();
+    }
 
     /// loom has no futex, so each 32-bit word carries a loom mutex and condvar that
     /// model one: [`wait`] re-checks the word under the mutex before it sleeps on

@@ -1,6 +1,8 @@
 //! The layer in a plain hyper server (no axum): the server puts the peer's
 //! `SocketAddr` in the request extensions, the layer keys by it.
 
+#![cfg(not(loom))]
+
 mod support;
 
 use http_body_util::Full;

@@ -1,7 +1,7 @@
 //! Feature `metrics`: the layer counts admitted, denied, exempt and key-failed
 //! requests per policy, through the `metrics` facade, over a real socket.
 
-#![cfg(feature = "metrics")]
+#![cfg(all(feature = "metrics", not(loom)))]
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! Feature `tracing`: a denial is logged at debug level only, without the key
 //! unless asked; a key failure is one warning.
 
-#![cfg(feature = "tracing")]
+#![cfg(all(feature = "tracing", not(loom)))]
 
 mod support;
 

@@ -45,9 +45,16 @@
 //!   slot, tag and log, and no trailing bytes. Any refusal is a
 //!   [`SnapshotError`](crate::SnapshotError) naming the file and the reason, and
 //!   leaves the limiter untouched.
-//! * A file from another algorithm, quota or capacity, or one whose hash
-//!   fingerprint differs (`ahash`'s output is not stable across versions or CPU
-//!   features), is refused rather than silently mis-keyed.
+//! * A file from another algorithm, kind (direct or keyed) or capacity, or one
+//!   whose hash fingerprint differs (`ahash`'s output is not stable across
+//!   versions or CPU features), is refused rather than silently mis-keyed.
+//! * A file saved under **another quota** is restored, its states reinterpreted as
+//!   [`set_quota`](crate::Limiter::set_quota) keeps them: a bucket's time debt
+//!   stays and refills at the new rate; a window's counts stay (capped at what the
+//!   new quota's states hold); a log's times stay. States the new quota could never
+//!   produce are clamped (counted in `SnapshotInfo::clamped`). A window whose
+//!   period changed carries its count into the current window of the new period.
+//!   So a deploy that changes a quota does not forget who was limited.
 //! * The limiter adopts the file's hash keys, and the file's keys replace the
 //!   limiter's.
 //! * Restore at startup, before traffic: a check racing a restore may see its key
@@ -84,11 +91,20 @@
 //! assert!(restarted.check().is_allowed());
 //! assert!(!restarted.check().is_allowed());
 //!
-//! // Another quota's states mean something else: the file is refused.
+//! // Another quota: the debt of three requests (a minute at 3/minute) is kept
+//! // and refills at 5/minute, so twenty seconds after the save one request fits.
 //! let other = DirectLimiter::builder("5/minute".parse::<Quota>()?)
 //!     .clock(clock.clone())
 //!     .build()?;
-//! let refused: SnapshotError = other.restore_from(&path).unwrap_err();
+//! other.restore_from(&path)?;
+//! assert!(other.check().is_allowed());
+//! assert!(!other.check().is_allowed());
+//! // Another algorithm's states mean something else: that file is refused.
+//! let windowed = DirectLimiter::builder("3/minute".parse::<Quota>()?)
+//!     .algorithm(ratecell::Algorithm::FixedWindow)
+//!     .clock(clock.clone())
+//!     .build()?;
+//! let refused: SnapshotError = windowed.restore_from(&path).unwrap_err();
 //! assert!(refused.reason().is_some());
 //! std::fs::remove_file(&path)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())

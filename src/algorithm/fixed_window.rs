@@ -3,6 +3,7 @@
 //! State: `k·(L+1) + count`, the window number and what it has admitted (0 is
 //! window 0 with nothing admitted, the same as no state). A reading in an earlier
 //! window than the stored one (a clock set back) counts against the stored window.
+//! A count above `L` (left by lowering the quota) denies until the window ends.
 
 use super::Params;
 use crate::clock::Nanos;
@@ -21,13 +22,14 @@ pub(crate) fn decide(p: &Params, state: u64, now: Nanos, n: u64) -> (Option<u64>
     let mut d = Decision {
         allowed: false,
         limit: p.limit as u32,
-        remaining_num: p.limit - count,
+        remaining_num: p.limit.saturating_sub(count),
         remaining_unit: 1,
         reset_after: window_end.saturating_sub(now),
         // The next window admits any cost up to L.
         retry_after: window_end.saturating_sub(now),
         delay: 0,
         window: p.period,
+        quota_index: 0,
     };
     if count + n > p.limit {
         return (None, d);

@@ -38,6 +38,7 @@ pub(crate) fn decide(p: &Params, tat: Nanos, now: Nanos, n: u64) -> (Option<Nano
         retry_after: earliest.saturating_sub(now),
         delay: 0,
         window: p.window,
+        quota_index: 0,
     };
     if now < earliest {
         return (None, d);

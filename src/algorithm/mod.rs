@@ -12,6 +12,8 @@
 
 pub(crate) mod fixed_window;
 pub(crate) mod gcra;
+pub(crate) mod rebase;
+pub(crate) mod refund;
 pub(crate) mod reserve;
 pub(crate) mod sliding_counter;
 pub(crate) mod sliding_log;
@@ -22,6 +24,11 @@ use crate::quota::Quota;
 
 /// Which algorithm a limiter runs. All five share one [`Quota`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 #[non_exhaustive]
 pub enum Algorithm {
     /// GCRA: a token bucket of `burst` tokens refilled one per emission interval.
@@ -148,8 +155,12 @@ pub(crate) struct Params {
     pub t: Nanos,
     /// `tau = T·(B-1)`
     pub tau: Nanos,
-    /// `L + 1`, the radix of the packed window states.
+    /// The radix of the packed window states: `L + 1` for a quota's canonical
+    /// encoding (a snapshot file's), the largest radix the period allows for a
+    /// live limiter's (so that `set_quota` can change `L` without re-encoding).
     pub radix: u64,
+    /// The sliding-window log's ring length (`>= L`; fixed at build); `L` otherwise.
+    pub ring: u64,
     /// The span the limit applies to, for `RateLimit-Policy`.
     pub window: Nanos,
 }
@@ -162,6 +173,30 @@ pub(crate) enum Unfit {
     BurstOnWindow(Algorithm),
     /// The packed state cannot hold the quota's numbers.
     TooLarge(Algorithm),
+    /// A window algorithm numbers its windows by the period, which a running
+    /// limiter cannot change.
+    PeriodChange(Algorithm),
+}
+
+/// The largest radix `R` with `windows · R^digits <= 2^64`, where `windows` is the
+/// number of windows of `period` below 2^63 ns: every packed state then fits.
+fn max_radix(period: Nanos, digits: u32) -> u64 {
+    let windows = u128::from((i64::MAX as u64) / period) + 1;
+    let room = (1u128 << 64) / windows;
+    if digits == 1 {
+        return room.min(u128::from(u64::MAX)) as u64;
+    }
+    // The integer square root of `room` (< 2^64), by bisection: a cold path.
+    let (mut lo, mut hi) = (1u128, 1u128 << 32);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if mid * mid <= room {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo as u64
 }
 
 impl Params {
@@ -199,8 +234,47 @@ impl Params {
             t,
             tau: t * (burst - 1),
             radix,
+            ring: limit,
             window,
         })
+    }
+
+    /// `new`, with the window states' radix widened to the largest the period
+    /// allows: what a limiter runs, so that a later [`retune`](Self::retune) keeps
+    /// every stored state's meaning.
+    pub(crate) fn live(algorithm: Algorithm, quota: &Quota) -> Result<Self, Unfit> {
+        let mut p = Self::new(algorithm, quota)?;
+        match algorithm {
+            Algorithm::FixedWindow => p.radix = max_radix(p.period, 1),
+            Algorithm::SlidingWindowCounter => p.radix = max_radix(p.period, 2),
+            _ => {}
+        }
+        Ok(p)
+    }
+
+    /// These live parameters with `quota` instead: what `set_quota` installs. The
+    /// state encoding stays (radix, period of the windows, the log's ring), so
+    /// every stored state keeps its meaning; a quota that encoding cannot hold is
+    /// the error a build would give, and a window algorithm refuses a new period.
+    pub(crate) fn retune(&self, quota: &Quota) -> Result<Self, Unfit> {
+        let mut p = Self::new(self.algorithm, quota)?;
+        match self.algorithm {
+            Algorithm::FixedWindow | Algorithm::SlidingWindowCounter => {
+                if p.period != self.period {
+                    return Err(Unfit::PeriodChange(self.algorithm));
+                }
+                // Same period, same largest radix: `new` checked that L + 1 fits it.
+                p.radix = self.radix;
+            }
+            Algorithm::SlidingWindowLog => {
+                if p.limit > self.ring {
+                    return Err(Unfit::TooLarge(self.algorithm));
+                }
+                p.ring = self.ring;
+            }
+            _ => {}
+        }
+        Ok(p)
     }
 
     /// A requested cost, checked: `Ok(None)` for 0 (a peek), `Err(max)` if it can
@@ -258,6 +332,7 @@ impl Params {
             retry_after: 0,
             delay: 0,
             window: self.window,
+            quota_index: 0,
         }
     }
 }

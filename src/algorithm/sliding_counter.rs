@@ -32,7 +32,9 @@ pub(crate) fn decide(p: &Params, state: u64, now: Nanos, n: u64) -> (Option<u64>
     let prev_weight = u128::from(prev) * u128::from(p.period - e);
     let cap = l * big_p;
     let fits = |cur: u64, n: u64| prev_weight + u128::from(cur + n) * big_p <= cap;
-    let remaining = |cur: u64| (((cap - prev_weight) / big_p) as u64).saturating_sub(cur);
+    // Saturating: counts above `L` (left by lowering the quota) weigh more than `cap`.
+    let remaining =
+        |cur: u64| ((cap.saturating_sub(prev_weight) / big_p) as u64).saturating_sub(cur);
     let reset_after = |cur: u64| {
         let end = if cur > 0 {
             k.saturating_add(2)

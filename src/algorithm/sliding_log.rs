@@ -80,24 +80,27 @@ impl LogHead {
     }
 }
 
-/// Read access to the ring: slot `i` for `i < L`.
+/// Read access to the ring: slot `i` for `i < len()`.
 pub(crate) trait LogSlots {
     fn slot(&self, i: u64) -> Nanos;
+    /// The ring's length (at least the limit: `set_quota` may lower the limit
+    /// below the length allocated at build).
+    fn ring_len(&self) -> u64;
 }
 
 /// The entry `back` places before `pos` (1 = newest).
-fn entry<S: LogSlots + ?Sized>(slots: &S, l: u64, pos: u64, back: u64) -> Nanos {
-    slots.slot((pos + l - back) % l)
+fn entry<S: LogSlots + ?Sized>(slots: &S, ring: u64, pos: u64, back: u64) -> Nanos {
+    slots.slot((pos + ring - back) % ring)
 }
 
 /// How many of the `count` entries just before `pos` are still in the window,
 /// i.e. later than `cutoff`. They are sorted, so binary search: O(log L) reads.
-fn live<S: LogSlots + ?Sized>(slots: &S, l: u64, pos: u64, count: u64, cutoff: Nanos) -> u64 {
+fn live<S: LogSlots + ?Sized>(slots: &S, ring: u64, pos: u64, count: u64, cutoff: Nanos) -> u64 {
     // Find the number of newest entries with t > cutoff.
     let (mut lo, mut hi) = (0, count);
     while lo < hi {
         let mid = lo + (hi - lo).div_ceil(2);
-        if entry(slots, l, pos, mid) > cutoff {
+        if entry(slots, ring, pos, mid) > cutoff {
             lo = mid;
         } else {
             hi = mid - 1;
@@ -113,22 +116,26 @@ pub(crate) fn decide<S: LogSlots + ?Sized>(
     now: Nanos,
     n: u64,
 ) -> (Option<LogHead>, Decision) {
-    let l = p.limit;
+    let ring = slots.ring_len().max(1);
+    // Only the newest `L` entries can decide: older ones are older than the blocker.
+    let l = p.limit.min(ring);
     let now_eff = now.max(head.t_last);
     // Entries at or before the cutoff have left (now_eff - P, now_eff].
     let cutoff = now_eff.saturating_sub(p.period);
     let in_window = |t: Nanos| now_eff < p.period || t > cutoff;
-    let filled = head.filled.min(l);
-    let pos = head.pos % l;
-    // The n-th oldest of the last L entries, if the log holds that many.
-    let blocker = (filled + n > l).then(|| slots.slot((pos + n - 1) % l));
+    let filled = head.filled.min(ring);
+    let pos = head.pos % ring;
+    // The (L-n+1)-th newest entry, if the log holds that many: once it has left
+    // the window, at most L - n entries are in it.
+    let blocker = (filled + n > l).then(|| entry(slots, ring, pos, l + 1 - n));
     let mut d = p.blank_decision(false);
     match blocker {
         Some(t) if in_window(t) => {
+            let newest = filled.min(l);
             let live_now = if now_eff < p.period {
-                filled
+                newest
             } else {
-                live(slots, l, pos, filled, cutoff)
+                live(slots, ring, pos, newest, cutoff)
             };
             d.remaining_num = l - live_now;
             d.reset_after = head.t_last.saturating_add(p.period).saturating_sub(now);
@@ -137,18 +144,18 @@ pub(crate) fn decide<S: LogSlots + ?Sized>(
         }
         _ => {
             let next = LogHead {
-                pos: (pos + n) % l,
-                filled: (filled + n).min(l),
+                pos: (pos + n) % ring,
+                filled: (filled + n).min(ring),
                 n_last: n,
                 owner: head.owner,
                 gen: head.gen.wrapping_add(1) & MASK8,
                 t_last: now_eff,
             };
-            let older = next.filled - n;
+            let older = filled.min(l - n);
             let live_older = if now_eff < p.period {
                 older
             } else {
-                live(slots, l, pos, older, cutoff)
+                live(slots, ring, pos, older, cutoff)
             };
             d.allowed = true;
             d.remaining_num = l - n - live_older;

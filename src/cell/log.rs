@@ -55,6 +55,11 @@ impl LogSlots for [AtomicU64] {
         self.get(i as usize)
             .map_or(0, |s| s.load(Ordering::Acquire))
     }
+
+    #[inline]
+    fn ring_len(&self) -> u64 {
+        self.len() as u64
+    }
 }
 
 /// Whether a log check consumes.

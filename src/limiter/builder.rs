@@ -75,7 +75,7 @@ impl<C> DirectBuilder<C> {
 impl<C: Clock> DirectBuilder<C> {
     /// Validates the configuration and builds the limiter.
     pub fn build(self) -> Result<DirectLimiter<C>, BuildError> {
-        let params = Params::new(self.algorithm, &self.quota)?;
+        let params = Params::live(self.algorithm, &self.quota)?;
         match self.shards {
             Some(0) => return Err(BuildError::ZeroShards),
             Some(_) if params.algorithm != Algorithm::TokenBucket => {
@@ -183,7 +183,7 @@ impl<C: Clock + Clone> LimiterBuilder<C> {
     /// Validates the configuration, allocates the table and builds the limiter.
     pub fn build(self) -> Result<Limiter<C>, BuildError> {
         let seeds = self.seeds.unwrap_or_else(random_seeds);
-        let params = Params::new(self.algorithm, &self.quota)?;
+        let params = Params::live(self.algorithm, &self.quota)?;
         let mut store =
             MemoryStore::from_parts(self.capacity, self.clock.clone(), self.policy, seeds)?;
         if params.algorithm == Algorithm::SlidingWindowLog {
@@ -197,7 +197,7 @@ impl<C: Clock> LimiterBuilder<C> {
     /// Builds the limiter on a store of your own (capacity, policy and seeds are
     /// then the store's business).
     pub fn build_on<S: StateStore>(self, store: S) -> Result<Limiter<C, S>, BuildError> {
-        let params = Params::new(self.algorithm, &self.quota)?;
+        let params = Params::live(self.algorithm, &self.quota)?;
         if params.algorithm == Algorithm::SlidingWindowLog
             && store.keyed_logs().map(|l| l.limit()) != Some(params.limit)
         {

@@ -4,8 +4,9 @@ use crate::algorithm::{Algorithm, Counter, Fixed, Gcra, Params, WordAlgorithm};
 use crate::cell::{LogCell, ShardedCell, WordCell};
 use crate::clock::{Clock, DefaultClock, Nanos};
 use crate::decision::Decision;
-use crate::error::InsufficientCapacity;
+use crate::error::{BuildError, InsufficientCapacity};
 use crate::limiter::builder::DirectBuilder;
+use crate::limiter::live::LiveParams;
 use crate::quota::Quota;
 use crate::sync::thread_index;
 #[allow(unused_imports)] // named in docs
@@ -35,8 +36,7 @@ use crossbeam_utils::CachePadded;
 /// ```
 #[derive(Debug)]
 pub struct DirectLimiter<C = DefaultClock> {
-    pub(crate) params: Params,
-    pub(crate) quota: Quota,
+    pub(crate) params: LiveParams,
     pub(crate) clock: C,
     pub(crate) cell: DirectCell,
 }
@@ -71,14 +71,48 @@ impl<C: Clock> DirectLimiter<C> {
         } else if params.algorithm.is_word() {
             DirectCell::Word(CachePadded::new(WordCell::new(0)))
         } else {
-            DirectCell::Log(LogCell::new(params.limit))
+            DirectCell::Log(LogCell::new(params.ring))
         };
         Self {
-            params,
-            quota,
+            params: LiveParams::new(params, &quota),
             clock,
             cell,
         }
+    }
+
+    /// Enforces `quota` from the next check on, without a pause: checks running
+    /// meanwhile finish under the quota they started with.
+    ///
+    /// The state keeps its meaning: a token bucket's debt stays and refills at the
+    /// new rate; a window's count stays (5 admitted of 5/minute, raised to
+    /// 8/minute, leaves 3; lowered to 2, denies until the window ends). A quota
+    /// this limiter could not have been built with is the same [`BuildError`],
+    /// and so is a larger limit than a sliding-window log's ring (allocated at
+    /// build) or another period for a window algorithm
+    /// ([`BuildError::PeriodChangeOnWindow`]); the quota is then unchanged.
+    ///
+    /// ```
+    /// use ratecell::{Algorithm, DirectLimiter, ManualClock, Quota};
+    ///
+    /// let lim = DirectLimiter::builder(Quota::per_minute(5)?)
+    ///     .algorithm(Algorithm::FixedWindow)
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
+    /// for _ in 0..5 {
+    ///     assert!(lim.check().is_allowed());
+    /// }
+    /// lim.set_quota(Quota::per_minute(8)?)?;
+    /// let admitted = (0..10).filter(|_| lim.check().is_allowed()).count();
+    /// assert_eq!(admitted, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_quota(&self, quota: Quota) -> Result<(), BuildError> {
+        self.params.replace(&quota).map_err(BuildError::from)?;
+        if let DirectCell::Sharded(cell) = &self.cell {
+            // Held units were cut from the old schedule: drop them, keep the debt.
+            cell.store_shared(cell.shared_state());
+        }
+        Ok(())
     }
 
     /// Checks one request (cost 1) and consumes quota if it is allowed.
@@ -94,13 +128,10 @@ impl<C: Clock> DirectLimiter<C> {
     /// and answers like [`peek`](Self::peek).
     #[inline]
     pub fn check_n(&self, n: u32) -> Result<Decision, InsufficientCapacity> {
+        let p = self.params.load();
         Ok(
-            match self
-                .params
-                .cost(n)
-                .map_err(|max| InsufficientCapacity::new(n, max))?
-            {
-                Some(cost) => self.decide(self.clock.now(), cost),
+            match p.cost(n).map_err(|max| InsufficientCapacity::new(n, max))? {
+                Some(cost) => self.decide_with(&p, self.clock.now(), cost),
                 None => self.peek(),
             },
         )
@@ -108,11 +139,12 @@ impl<C: Clock> DirectLimiter<C> {
 
     /// The decision `check` would give now, without consuming anything.
     pub fn peek(&self) -> Decision {
+        let p = self.params.load();
         let now = self.clock.now();
         match &self.cell {
-            DirectCell::Word(cell) => self.params.decide_word(cell.load(), now, 1).1,
-            DirectCell::Log(cell) => cell.peek(&self.params, now),
-            DirectCell::Sharded(cell) => cell.peek(&self.params, now, thread_index(), 1),
+            DirectCell::Word(cell) => p.decide_word(cell.load(), now, 1).1,
+            DirectCell::Log(cell) => cell.peek(&p, now),
+            DirectCell::Sharded(cell) => cell.peek(&p, now, thread_index(), 1),
         }
     }
 
@@ -121,18 +153,15 @@ impl<C: Clock> DirectLimiter<C> {
     /// `Err(InsufficientCapacity)` exactly when `check_n(n)` would return it; a cost
     /// of 0 answers like [`peek`](Self::peek).
     pub fn peek_n(&self, n: u32) -> Result<Decision, InsufficientCapacity> {
-        let Some(cost) = self
-            .params
-            .cost(n)
-            .map_err(|max| InsufficientCapacity::new(n, max))?
-        else {
+        let p = self.params.load();
+        let Some(cost) = p.cost(n).map_err(|max| InsufficientCapacity::new(n, max))? else {
             return Ok(self.peek());
         };
         let now = self.clock.now();
         Ok(match &self.cell {
-            DirectCell::Word(cell) => self.params.decide_word(cell.load(), now, cost).1,
-            DirectCell::Log(cell) => cell.peek_n(&self.params, now, cost),
-            DirectCell::Sharded(cell) => cell.peek(&self.params, now, thread_index(), cost),
+            DirectCell::Word(cell) => p.decide_word(cell.load(), now, cost).1,
+            DirectCell::Log(cell) => cell.peek_n(&p, now, cost),
+            DirectCell::Sharded(cell) => cell.peek(&p, now, thread_index(), cost),
         })
     }
 
@@ -147,12 +176,12 @@ impl<C: Clock> DirectLimiter<C> {
 
     /// The quota this limiter enforces.
     pub fn quota(&self) -> Quota {
-        self.quota
+        self.params.load_with_quota().1
     }
 
     /// The algorithm this limiter runs.
     pub fn algorithm(&self) -> Algorithm {
-        self.params.algorithm
+        self.params.algorithm()
     }
 
     /// How many shards a sharded limiter draws from (see
@@ -171,35 +200,39 @@ impl<C: Clock> DirectLimiter<C> {
 
     #[inline(always)]
     pub(crate) fn decide(&self, now: Nanos, cost: u64) -> Decision {
+        self.decide_with(&self.params.load(), now, cost)
+    }
+
+    #[inline(always)]
+    fn decide_with(&self, p: &Params, now: Nanos, cost: u64) -> Decision {
         // The token bucket is the default and the hot case: keep its path small
         // enough to inline into the caller; everything else goes out of line.
         if let DirectCell::Word(cell) = &self.cell {
-            if self.params.algorithm == Algorithm::TokenBucket {
-                return self.run::<Gcra>(cell, now, cost);
+            if p.algorithm == Algorithm::TokenBucket {
+                return Self::run::<Gcra>(p, cell, now, cost);
             }
         }
-        self.decide_other(now, cost)
+        self.decide_other(p, now, cost)
     }
 
     #[inline(never)]
-    fn decide_other(&self, now: Nanos, cost: u64) -> Decision {
+    fn decide_other(&self, p: &Params, now: Nanos, cost: u64) -> Decision {
         match &self.cell {
-            DirectCell::Word(cell) => match self.params.algorithm {
+            DirectCell::Word(cell) => match p.algorithm {
                 Algorithm::TokenBucket | Algorithm::LeakyBucket => {
-                    self.run::<Gcra>(cell, now, cost)
+                    Self::run::<Gcra>(p, cell, now, cost)
                 }
-                Algorithm::FixedWindow => self.run::<Fixed>(cell, now, cost),
-                _ => self.run::<Counter>(cell, now, cost),
+                Algorithm::FixedWindow => Self::run::<Fixed>(p, cell, now, cost),
+                _ => Self::run::<Counter>(p, cell, now, cost),
             },
-            DirectCell::Log(cell) => cell.check(&self.params, now, cost),
-            DirectCell::Sharded(cell) if cost == 1 => cell.check(&self.params, now, thread_index()),
-            DirectCell::Sharded(cell) => cell.check_n(&self.params, now, cost),
+            DirectCell::Log(cell) => cell.check(p, now, cost),
+            DirectCell::Sharded(cell) if cost == 1 => cell.check(p, now, thread_index()),
+            DirectCell::Sharded(cell) => cell.check_n(p, now, cost),
         }
     }
 
     #[inline(always)]
-    fn run<A: WordAlgorithm>(&self, cell: &WordCell, now: Nanos, cost: u64) -> Decision {
-        let p = &self.params;
+    fn run<A: WordAlgorithm>(p: &Params, cell: &WordCell, now: Nanos, cost: u64) -> Decision {
         let seen = cell.update(|state| A::admit(p, state, now, cost));
         A::decide(p, seen, now, cost).1
     }

@@ -117,10 +117,10 @@ fn word(d: &DirectLimiter<ManualClock>) -> &WordCell {
 /// What a snapshot and restore at `now` must do to one key's state, written
 /// from the spec (DESIGN §5, FORMAT.md) independently of `clamp.rs`: expired
 /// states are dropped; states beyond what the algorithm can reach by `now` are
-/// clamped.
-fn model_restore(q: &Quota, a: Algorithm, state: u64, now: Nanos) -> u64 {
-    let (l, p) = (u64::from(q.limit()), q.period().as_nanos() as u64);
-    let r = l + 1;
+/// clamped. `r` is the radix of the live limiter's window states (the widest its
+/// period allows, so that `set_quota` keeps them; a file holds `L + 1`).
+fn model_restore(q: &Quota, a: Algorithm, r: u64, state: u64, now: Nanos) -> u64 {
+    let p = q.period().as_nanos() as u64;
     match a {
         Algorithm::TokenBucket | Algorithm::LeakyBucket => {
             let t = q.emission_interval().as_nanos() as u64;
@@ -261,7 +261,8 @@ fn run_ops(u: &mut Input<'_>, counts: &mut (usize, usize)) -> Option<()> {
                 assert_eq!(info.entries, saved.entries);
                 let mut live = 0;
                 for m in &model {
-                    let s = model_restore(&quota, algorithm, word(m).load(), now);
+                    let r = m.params.load().radix;
+                    let s = model_restore(&quota, algorithm, r, word(m).load(), now);
                     word(m).store(s);
                     live += u64::from(s != 0);
                 }

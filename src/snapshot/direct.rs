@@ -24,7 +24,7 @@ impl<C: Clock> DirectLimiter<C> {
         let path = path.as_ref();
         // Another kind of file, or a foreign one, is refused before the rest is read.
         let bytes = io::read(path, |h| {
-            check_against(h, SnapshotKind::Direct, &self.params, &self.quota)
+            check_against(h, SnapshotKind::Direct, self.params.algorithm())
         })?;
         self.restore_bytes(&bytes)
             .map_err(|r| SnapshotError::refused(path, r))
@@ -33,11 +33,13 @@ impl<C: Clock> DirectLimiter<C> {
     pub(crate) fn snapshot_bytes(&self) -> Result<(Vec<u8>, SnapshotInfo), Refusal> {
         let now = self.clock.now();
         format::saved_in_timeline(now)?;
+        let (p, quota) = self.params.load_with_quota();
+        let file_p = Params::new(p.algorithm, &quota).unwrap_or(p);
         let mut header = SnapshotHeader {
             version: VERSION,
             kind: SnapshotKind::Direct,
-            algorithm: self.params.algorithm,
-            quota: self.quota,
+            algorithm: p.algorithm,
+            quota,
             slots_per_group: 0,
             group_count: 0,
             seeds: [0; 4],
@@ -56,7 +58,8 @@ impl<C: Clock> DirectLimiter<C> {
         let had_state = match &self.cell {
             DirectCell::Word(_) | DirectCell::Sharded(_) => {
                 let state = word.unwrap_or(0);
-                if state != 0 && self.params.word_expires_at(state) > now {
+                if state != 0 && p.word_expires_at(state) > now {
+                    let state = rebase::word(&p, &file_p, state, now);
                     codec.put_word(&mut entry, 0, 0, 0, state);
                 }
                 state != 0
@@ -65,8 +68,10 @@ impl<C: Clock> DirectLimiter<C> {
                 let mut times = Vec::new();
                 cell.log().live_times(0, 0, &mut times);
                 let had = !times.is_empty();
-                let floor = format::log_floor(&self.params, now);
+                let floor = format::log_floor(&p, now);
                 times.retain(|&t| t >= floor);
+                // Only the newest L times can decide (a lowered quota).
+                times.drain(..times.len().saturating_sub(p.limit as usize));
                 if !times.is_empty() {
                     codec.put_log(&mut entry, 0, 0, 0, &times);
                 }
@@ -91,7 +96,9 @@ impl<C: Clock> DirectLimiter<C> {
     pub(crate) fn restore_bytes(&self, bytes: &[u8]) -> Result<SnapshotInfo, Refusal> {
         let view = format::decode(bytes)?;
         let h = view.header;
-        check_against(&h, SnapshotKind::Direct, &self.params, &self.quota)?;
+        let p = self.params.load();
+        check_against(&h, SnapshotKind::Direct, p.algorithm)?;
+        let file_p = file_params(&h, &p);
         let now = self.clock.now();
         let mut info = SnapshotInfo {
             entries: h.entry_count,
@@ -103,7 +110,7 @@ impl<C: Clock> DirectLimiter<C> {
         for e in view.entries() {
             let clamped = match &self.cell {
                 DirectCell::Word(_) | DirectCell::Sharded(_) => {
-                    match clamp::judge(&self.params, e.state, now) {
+                    match restore_word(&file_p, &p, e.state, now) {
                         Restored::Expired => None,
                         Restored::Live { state: s, clamped } => {
                             state = s;
@@ -112,7 +119,7 @@ impl<C: Clock> DirectLimiter<C> {
                     }
                 }
                 DirectCell::Log(_) => {
-                    let clamped = judge_log(&self.params, e.log, now, &mut times);
+                    let clamped = judge_log(&p, e.log, now, &mut times);
                     (!times.is_empty()).then_some(clamped)
                 }
             };

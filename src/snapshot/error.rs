@@ -73,7 +73,9 @@ pub enum Refusal {
         /// The limiter's.
         limiter: Algorithm,
     },
-    /// The file's quota differs from the limiter's (limit, period or burst).
+    /// No longer produced: a restore reinterprets a file saved under another
+    /// quota (see [`Limiter::restore_from`](crate::Limiter::restore_from)). Kept
+    /// so that code matching on it still compiles.
     QuotaMismatch {
         /// The file's quota.
         file: Quota,

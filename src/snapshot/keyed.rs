@@ -20,23 +20,20 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
         let path = path.as_ref();
         let now = self.clock.now();
         format::saved_in_timeline(now).map_err(|r| SnapshotError::refused(path, r))?;
+        let (p, quota) = self.params.load_with_quota();
         io::write_atomic_streamed(path, |sink| {
-            save::stream_table(
-                self.store.table(),
-                self.store.logs(),
-                &self.params,
-                self.quota,
-                now,
-                sink,
-            )
+            save::stream_table(self.store.table(), self.store.logs(), &p, quota, now, sink)
         })
     }
 
     /// Replaces every key's state with the snapshot at `path`.
     ///
     /// The whole file is checked first (magic, version, lengths against the file's
-    /// size, checksum, hash fingerprint, entries; then kind, algorithm, quota and
-    /// table shape against this limiter); on any error the limiter is unchanged.
+    /// size, checksum, hash fingerprint, entries; then kind, algorithm and table
+    /// shape against this limiter); on any error the limiter is unchanged. A file
+    /// saved under another quota is restored with its states reinterpreted as
+    /// [`set_quota`](Self::set_quota) keeps them, and clamped to what this
+    /// limiter's quota can produce (see `FORMAT.md`).
     /// Then the table is emptied, adopts the **file's** hash seeds (so its keys are
     /// found where they were saved) and the entries are installed. The file's
     /// contents replace the limiter's: keys the limiter held
@@ -77,7 +74,7 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
     }
 
     fn check_header(&self, h: &SnapshotHeader) -> Result<(), Refusal> {
-        check_against(h, SnapshotKind::Keyed, &self.params, &self.quota)?;
+        check_against(h, SnapshotKind::Keyed, self.params.algorithm())?;
         if (h.group_count, h.slots_per_group) != self.shape() {
             return Err(Refusal::CapacityMismatch {
                 file: (h.group_count, h.slots_per_group),
@@ -93,11 +90,12 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
             let now = self.clock.now();
             format::saved_in_timeline(now)?;
             let estimate = self.store.capacity();
+            let (p, quota) = self.params.load_with_quota();
             Ok(save::encode_table(
                 self.store.table(),
                 self.store.logs(),
-                &self.params,
-                self.quota,
+                &p,
+                quota,
                 now,
                 estimate,
             ))
@@ -118,12 +116,13 @@ impl<C: Clock> Limiter<C, MemoryStore<C>> {
             saved_at: h.saved_at,
             ..SnapshotInfo::default()
         };
-        let p = &self.params;
+        let p = &self.params.load();
+        let file_p = file_params(&h, p);
         let table = self.store.table();
         table.set_seeds(h.seeds);
         let Some(logs) = self.store.logs() else {
             let live = view.word_entries().filter_map(|(slot, tag, state)| {
-                match clamp::judge(p, state, now) {
+                match restore_word(&file_p, p, state, now) {
                     Restored::Expired => {
                         info.expired += 1;
                         None

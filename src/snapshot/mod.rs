@@ -43,7 +43,7 @@ pub use error::{EntryProblem, FileOp, HeaderProblem, Refusal, SnapshotError};
 pub use file::SnapshotFile;
 pub use format::{LogTimes, SnapshotEntry, SnapshotHeader, SnapshotKind};
 
-use crate::algorithm::{Algorithm, Params};
+use crate::algorithm::{rebase, Algorithm, Params};
 use crate::clock::{Clock, Nanos};
 use crate::limiter::{DirectCell, DirectLimiter, Limiter};
 use crate::quota::Quota;
@@ -77,35 +77,50 @@ pub struct SnapshotInfo {
     pub saved_at: Nanos,
 }
 
-fn same_quota(a: &Quota, b: &Quota) -> bool {
-    // The explicit-burst flag is informational: "10/s" and "10/s burst 10" are
-    // the same limit.
-    a.limit() == b.limit() && a.period_nanos() == b.period_nanos() && a.burst() == b.burst()
-}
-
 /// The checks a file's header must pass against the limiter it is restored into.
+/// Another quota is no reason to refuse: the states are reinterpreted
+/// ([`restore_word`], [`judge_log`]).
 fn check_against(
     h: &SnapshotHeader,
     kind: SnapshotKind,
-    p: &Params,
-    quota: &Quota,
+    algorithm: Algorithm,
 ) -> Result<(), Refusal> {
     if h.kind != kind {
         return Err(Refusal::KindMismatch { file: h.kind });
     }
-    if h.algorithm != p.algorithm {
+    if h.algorithm != algorithm {
         return Err(Refusal::AlgorithmMismatch {
             file: h.algorithm,
-            limiter: p.algorithm,
-        });
-    }
-    if !same_quota(&h.quota, quota) {
-        return Err(Refusal::QuotaMismatch {
-            file: h.quota,
-            limiter: *quota,
+            limiter: algorithm,
         });
     }
     Ok(())
+}
+
+/// A saved word, stored under the file's quota (`file`, canonical), judged at
+/// `now` and reinterpreted for the limiter's parameters (`live`): judged under the
+/// quota it was saved with, re-encoded as `set_quota` keeps states, then judged
+/// again under the limiter's quota, which clamps what its quota cannot reach.
+fn restore_word(file: &Params, live: &Params, state: u64, now: Nanos) -> Restored {
+    let Restored::Live { state, clamped } = clamp::judge(file, state, now) else {
+        return Restored::Expired;
+    };
+    match clamp::judge(live, rebase::word(file, live, state, now), now) {
+        Restored::Live {
+            state,
+            clamped: again,
+        } => Restored::Live {
+            state,
+            clamped: clamped || again,
+        },
+        Restored::Expired => Restored::Expired,
+    }
+}
+
+/// The canonical parameters of a file's quota (the header was validated against
+/// its algorithm when decoded).
+fn file_params(h: &SnapshotHeader, live: &Params) -> Params {
+    Params::new(h.algorithm, &h.quota).unwrap_or(*live)
 }
 
 /// Writes a snapshot's bytes to `path` atomically (see `io::write_atomic`).
@@ -120,7 +135,9 @@ fn save_to(
 
 /// A saved log judged at `now`: its times, clamped to `now` (no admission is
 /// later than the clock), without those that have left the window. Returns
-/// whether any time was clamped; `times` empty means expired.
+/// whether any time was clamped; `times` empty means expired. `p` is the
+/// limiter's: a file saved under another quota keeps the times in the limiter's
+/// window, at most its ring's length of the newest.
 fn judge_log(p: &Params, log: LogTimes<'_>, now: Nanos, times: &mut Vec<Nanos>) -> bool {
     let floor = format::log_floor(p, now);
     times.clear();
@@ -131,5 +148,7 @@ fn judge_log(p: &Params, log: LogTimes<'_>, now: Nanos, times: &mut Vec<Nanos>) 
             times.push(t.min(now));
         }
     }
+    let extra = times.len().saturating_sub(p.ring as usize);
+    times.drain(..extra);
     clamped
 }

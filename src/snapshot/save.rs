@@ -9,7 +9,7 @@
 
 use super::format::{self, EntryCodec, SnapshotHeader, SnapshotKind, HEADER_LEN, VERSION};
 use super::SnapshotInfo;
-use crate::algorithm::Params;
+use crate::algorithm::{rebase, Params};
 use crate::cell::LogArena;
 use crate::clock::Nanos;
 use crate::quota::Quota;
@@ -181,10 +181,14 @@ pub(crate) fn stream_table(
     sink: &mut dyn Sink,
 ) -> std::io::Result<(Ending, SnapshotInfo)> {
     let mut header = keyed_header(table, p, quota, now);
+    // The file holds states in the quota's canonical encoding (FORMAT.md); the
+    // header's quota is valid for its algorithm, since the limiter runs it.
+    let file_p = Params::new(p.algorithm, &quota).unwrap_or(*p);
     let scan = Scan {
         table,
         logs,
         p,
+        file_p,
         now,
         codec: EntryCodec::new(&header),
         log_floor: format::log_floor(p, now),
@@ -215,7 +219,7 @@ pub(crate) fn stream_table(
         // Rare (a saved slot changed owner while the scan ran): find the keys
         // saved twice, if any, in the entries written.
         let body = sink.body()?;
-        if let Some(ending) = without_stale_copies(&header, &body, &moved_slots, p, info) {
+        if let Some(ending) = without_stale_copies(&header, &body, &moved_slots, &file_p, info) {
             return Ok(ending);
         }
     }
@@ -391,6 +395,8 @@ struct Scan<'a> {
     table: &'a Table,
     logs: Option<&'a LogArena>,
     p: &'a Params,
+    /// The canonical parameters of the file's quota (see `rebase`).
+    file_p: Params,
     now: Nanos,
     codec: EntryCodec,
     log_floor: Nanos,
@@ -450,12 +456,16 @@ impl Scan<'_> {
                         done.expired += 1;
                         continue;
                     }
+                    // Only the newest L times can decide (a lowered quota).
+                    let keep = times.len().saturating_sub(self.file_p.limit as usize);
                     self.codec
-                        .put_log(out, done.next_slot, slot, s.tag(), &times);
+                        .put_log(out, done.next_slot, slot, s.tag(), &times[keep..]);
                 }
-                None => self
-                    .codec
-                    .put_word(out, done.next_slot, slot, s.tag(), state),
+                None => {
+                    let state = rebase::word(self.p, &self.file_p, state, self.now);
+                    self.codec
+                        .put_word(out, done.next_slot, slot, s.tag(), state)
+                }
             }
             done.next_slot = slot + 1;
             seen[idx - base] = (s.meta() & ((1 << LOW_BITS) - 1)) as u8 | 1;

@@ -115,6 +115,11 @@ const MIN_GROUPS: usize = if cfg!(loom) { 1 } else { 1024 };
 
 /// What to do when a new key's two groups are full of live keys.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 #[non_exhaustive]
 pub enum FullPolicy {
     /// Evict the live key whose state expires soonest (it has the least left to

@@ -110,6 +110,7 @@ impl<C: Clock> DirectLimiter<C> {
     ) -> Result<Decision, InsufficientCapacity> {
         let Some(cost) = self
             .params
+            .load()
             .cost(n)
             .map_err(|max| InsufficientCapacity::new(n, max))?
         else {
@@ -172,6 +173,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
     ) -> Result<Decision, InsufficientCapacity> {
         let Some(cost) = self
             .params
+            .load()
             .cost(n)
             .map_err(|max| InsufficientCapacity::new(n, max))?
         else {

@@ -123,7 +123,7 @@ impl<C: Clock> DirectLimiter<C> {
     #[inline]
     pub(crate) fn book(&self, cost: u64, deadline: Nanos) -> Booking {
         let now = self.clock.now();
-        let p = &self.params;
+        let p = &self.params.load();
         match &self.cell {
             DirectCell::Word(cell) => {
                 let seen = cell.update(|s| reserve::step(p, s, now, cost, deadline));
@@ -153,7 +153,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
     /// Books `cost` for `key`; see [`DirectLimiter::book`].
     pub(crate) fn book<K: Hash + ?Sized>(&self, key: &K, cost: u64, deadline: Nanos) -> Booking {
         let now = self.clock.now();
-        let p = &self.params;
+        let p = &self.params.load();
         if p.algorithm == Algorithm::SlidingWindowLog {
             return Booking::by_check(now, self.decide(key, now, cost));
         }
@@ -185,7 +185,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
         if r.booked == 0 || now >= r.at {
             return;
         }
-        let p = &self.params;
+        let p = &self.params.load();
         let expires = |s| p.word_expires_at(s);
         // A new key's state is 0, never a booked one: the table claims no slot.
         let _ = self.store.transition(key, now, expires, |s| {

@@ -109,6 +109,7 @@ impl<C: Clock> DirectLimiter<C> {
     ) -> Result<Decision, InsufficientCapacity> {
         match self
             .params
+            .load()
             .cost(n)
             .map_err(|max| InsufficientCapacity::new(n, max))?
         {
@@ -175,6 +176,7 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
     ) -> Result<Decision, InsufficientCapacity> {
         match self
             .params
+            .load()
             .cost(n)
             .map_err(|max| InsufficientCapacity::new(n, max))?
         {
