@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HTTP layer overhead: one hello-world axum app (benches/examples/http_hello.rs)
-# with no limiter, ratecell's layer and tower-governor's layer, loaded by wrk with
+# with no limiter, the floor of any layer that sends the IETF fields, ratecell's
+# layer and tower-governor's layer, loaded by wrk with
 # one client key and with 100,000 (X-Forwarded-For from scripts/http_keys.lua).
 # The server is pinned to core 0, wrk to core 1; both processes' CPU use is shown
 # so that a saturated wrk (the load generator as the bottleneck) is visible.
@@ -16,7 +17,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 PORT=${PORT:-18080}
-MODES=(none ratecell governor)
+MODES=(none floor ratecell governor)
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get update && apt-get install -y wrk" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "taskset is missing (util-linux)" >&2; exit 1; }
@@ -78,8 +79,8 @@ PY
 for run in $(seq "$RUNS"); do
     for keys in 1 100k; do
         # The order rotates each run, so that drift over time favours no mode.
-        for i in 0 1 2; do
-            run_one "${MODES[$(( (i + run) % 3 ))]}" "$keys" "$run"
+        for i in "${!MODES[@]}"; do
+            run_one "${MODES[$(( (i + run) % ${#MODES[@]} ))]}" "$keys" "$run"
         done
     done
 done
@@ -99,11 +100,13 @@ print("| keys | layer | requests/s | vs none | p99 latency | server CPU | wrk CP
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for keys in ["1", "100k"]:
     base, base_eff = med("none", keys, 3), med("none", keys, 8)
-    for mode in ["none", "ratecell", "governor"]:
+    for mode in ["none", "floor", "ratecell", "governor"]:
         rps, eff = med(mode, keys, 3), med(mode, keys, 8)
         bad = sum(int(r[7]) for r in rows if r[0] == mode and r[1] == keys)
         print(f"| {keys} | {mode} | {rps:,.0f} | {rps / base:.3f} | {med(mode, keys, 4):,.0f} µs "
               f"| {med(mode, keys, 5):.0f}% | {med(mode, keys, 6):.0f}% | {eff:,.0f} | {eff / base_eff:.3f} | {bad} |")
     print(f"| {keys} | ratecell / governor | {med('ratecell', keys, 3) / med('governor', keys, 3):.3f} "
           f"| | | | | {med('ratecell', keys, 8) / med('governor', keys, 8):.3f} | | |")
+    print(f"| {keys} | ratecell / floor | {med('ratecell', keys, 3) / med('floor', keys, 3):.3f} "
+          f"| | | | | {med('ratecell', keys, 8) / med('floor', keys, 8):.3f} | | |")
 PY

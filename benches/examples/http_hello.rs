@@ -1,8 +1,9 @@
-//! One hello-world axum app, built three ways for `scripts/http_bench.sh`: no
-//! limiter, ratecell's layer, tower-governor's layer.
+//! One hello-world axum app, built four ways for `scripts/http_bench.sh`: no
+//! limiter, the floor of any limiter layer (a layer that does nothing over a handler
+//! that sends the two IETF fields), ratecell's layer, tower-governor's layer.
 //!
 //! ```text
-//! cargo run --release -p ratecell-benches --features http --example http_hello -- none|ratecell|governor|in-process [ADDR]
+//! cargo run --release -p ratecell-benches --features http --example http_hello -- none|floor|ratecell|governor|in-process [ADDR]
 //! ```
 //!
 //! Both limiters key by client address, read from `X-Forwarded-For` when it is
@@ -10,11 +11,14 @@
 //! `SmartIpKeyExtractor`), with a quota no load reaches, so every request takes the
 //! admission path, and both send their rate-limit header fields.
 
+use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use ratecell::http::{Policy, RateLimitLayer};
+use http::Request;
+use ratecell::http::{Policy, RateLimitLayer, RATELIMIT, RATELIMIT_POLICY};
 use ratecell::{Limiter, Quota};
 use std::net::SocketAddr;
+use tower::util::MapRequestLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::SmartIpKeyExtractor;
 use tower_governor::GovernorLayer;
@@ -23,6 +27,22 @@ fn app(mode: &str) -> Router {
     let hello = Router::new().route("/", get(|| async { "hello" }));
     match mode {
         "none" => hello,
+        // What any layer that sends the IETF fields costs: a layer that does
+        // nothing, over a handler that returns the two fields with fixed values.
+        "floor" => Router::new()
+            .route(
+                "/",
+                get(|| async {
+                    (
+                        [
+                            (RATELIMIT_POLICY, "\"per-ip\";q=4000000000;w=3600"),
+                            (RATELIMIT, "\"per-ip\";r=3999999999;t=1"),
+                        ],
+                        "hello",
+                    )
+                }),
+            )
+            .layer(MapRequestLayer::new(|r: Request<Body>| r)),
         "ratecell" => {
             // Keys stay live for an hour, as every key stays in tower-governor's
             // map: both sides serve the 100k keys from a resident state.
@@ -46,7 +66,7 @@ fn app(mode: &str) -> Router {
             hello.layer(GovernorLayer::new(config))
         }
         other => {
-            eprintln!("unknown mode {other:?}: none, ratecell or governor");
+            eprintln!("unknown mode {other:?}: none, floor, ratecell or governor");
             std::process::exit(2);
         }
     }
@@ -55,7 +75,6 @@ fn app(mode: &str) -> Router {
 /// The three apps called in process, without sockets: each layer's own cost per
 /// request, free of the network stack's noise.
 fn in_process(keys: usize, only: Option<&str>) {
-    use axum::body::Body;
     use axum::extract::ConnectInfo;
     use tower::Service as _;
     let peer = ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000)));
@@ -66,7 +85,7 @@ fn in_process(keys: usize, only: Option<&str>) {
         .build()
         .unwrap();
     for mode in [
-        "none", "ratecell", "governor", "none", "ratecell", "governor",
+        "none", "floor", "ratecell", "governor", "none", "floor", "ratecell", "governor",
     ] {
         if only.is_some_and(|o| o != mode) {
             continue;
