@@ -111,3 +111,37 @@ fn try_acquire_races_a_sleeper() {
         assert_eq!(c.in_flight(), 0);
     });
 }
+
+/// A `try_acquire` (which takes by an add and takes it back when it overshoots)
+/// racing a blocking acquire and a release on one permit: never two holders, and
+/// the sleeper is woken whichever of the release and the take-back comes last.
+#[test]
+fn phantom_permits_keep_the_bound_and_wake_the_sleeper() {
+    loom::model(|| {
+        let c = Arc::new(ConcurrencyLimiter::new(1).unwrap());
+        let inside = Arc::new(AtomicU32::new(1));
+        let held = c.try_acquire().unwrap();
+        let sleeper = {
+            let (c, inside) = (c.clone(), inside.clone());
+            thread::spawn(move || hold(&c, &inside, 1))
+        };
+        let trier = {
+            let (c, inside) = (c.clone(), inside.clone());
+            thread::spawn(move || {
+                if let Some(p) = c.try_acquire() {
+                    // Relaxed: the count is the checked thing, as in `hold`.
+                    let n = inside.fetch_add(1, Ordering::Relaxed) + 1;
+                    assert!(n <= 1, "{n} holders, max 1");
+                    inside.fetch_sub(1, Ordering::Relaxed);
+                    drop(p);
+                }
+            })
+        };
+        // Relaxed: as in `hold`.
+        inside.fetch_sub(1, Ordering::Relaxed);
+        drop(held);
+        sleeper.join().unwrap();
+        trier.join().unwrap();
+        assert_eq!(c.in_flight(), 0);
+    });
+}

@@ -23,6 +23,15 @@
 //! cancelled async waiter harmless, since no wake-up is ever handed to one waiter
 //! alone.
 //!
+//! Phantom permits. A non-blocking take may add one to the count first and look
+//! after ([`PermitCounter::try_add`]): an add that finds the count at the limit is
+//! taken back by a release like any other, which clears the bit and wakes every
+//! sleeper if it finds the bit set. A sleeper that saw the count raised by a
+//! phantom slept on a word with the bit set, and the phantom's own release is a
+//! release after it slept, so the argument above holds unchanged. A phantom only
+//! makes other takers fail for an instant; it never lets more than the limit in,
+//! since an add that overshoots hands out nothing.
+//!
 //! The word is reusable as it stands by any limiter that keeps a count per key:
 //! the protocol needs only the word and the limit.
 
@@ -33,6 +42,10 @@ const WAITERS: u32 = 1 << 31;
 
 /// The largest count the word holds: everything below the waiters bit.
 pub(crate) const MAX_COUNT: u32 = WAITERS - 1;
+
+/// The largest limit [`PermitCounter::try_add`] serves: the phantom permits of
+/// adds in flight (at most one per thread) must never carry into `WAITERS`.
+pub(crate) const FAST_MAX: u32 = MAX_COUNT / 2;
 
 /// Permits out, and whether anyone waits for one.
 #[derive(Debug)]
@@ -77,6 +90,26 @@ impl PermitCounter {
         }
     }
 
+    /// Takes a permit if fewer than `max` are out, by one add that is taken back
+    /// when it overshoots; `Err(true)` if taking it back woke sleepers (the caller
+    /// then wakes its async waiters too). Only for `max` up to [`FAST_MAX`].
+    ///
+    /// An add that overshoots holds a phantom permit until it is taken back, so a
+    /// concurrent taker may fail while a real permit is free; its undo is a release
+    /// like any other (it wakes whoever slept on the word it made), so no wake-up is
+    /// lost.
+    #[inline]
+    pub(crate) fn try_add(&self, max: u32) -> Result<(), bool> {
+        debug_assert!(max <= FAST_MAX);
+        // Acquire: pairs with the Release of the permit given back, so the last
+        // holder's work happens-before the new holder's.
+        let prev = self.word.fetch_add(1, Ordering::Acquire);
+        if prev & MAX_COUNT < max {
+            return Ok(());
+        }
+        Err(self.give())
+    }
+
     /// Sets the waiters bit on the full word `seen`, and returns the word to sleep
     /// on, or `None` if the word has moved since and the caller must look again.
     #[cfg(feature = "std")]
@@ -102,7 +135,7 @@ impl PermitCounter {
         }
     }
 
-    /// Gives a permit back; wakes the threads asleep on the word and returns true
+    /// Gives a permit back (or takes back an add that overshot); wakes the threads asleep on the word and returns true
     /// if the waiters bit was set (the caller then wakes its async waiters too).
     #[inline]
     pub(crate) fn give(&self) -> bool {

@@ -11,7 +11,7 @@ pub use keyed::{KeyedConcurrencyLimiter, KeyedPermit, OwnedKeyedPermit};
 use crate::error::BuildError;
 use alloc::sync::Arc;
 use core::fmt;
-use counter::{PermitCounter, MAX_COUNT};
+use counter::{PermitCounter, FAST_MAX, MAX_COUNT};
 
 /// At most `max` permits out at once: a lock-free counting semaphore.
 ///
@@ -78,19 +78,39 @@ impl ConcurrencyLimiter {
     }
 
     /// A permit, if fewer than `max` are out; never blocks.
+    ///
+    /// Under contention it may fail while another thread's `try_acquire` that is
+    /// failing too holds the last permit for an instant (it takes one optimistically
+    /// and gives it back), as a weak compare-exchange may fail spuriously.
     #[inline]
     pub fn try_acquire(&self) -> Option<Permit<'_>> {
-        self.counter.try_take(self.max).ok()?;
-        Some(Permit { limiter: self })
+        self.try_take().then(|| Permit { limiter: self })
     }
 
     /// A permit that owns a handle on the limiter, for moving into a thread or task.
     #[inline]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedPermit> {
-        self.counter.try_take(self.max).ok()?;
-        Some(OwnedPermit {
+        self.try_take().then(|| OwnedPermit {
             limiter: Arc::clone(self),
         })
+    }
+
+    /// One non-blocking take: one add where the limit leaves headroom for phantom
+    /// permits, a compare-exchange loop otherwise.
+    #[inline]
+    fn try_take(&self) -> bool {
+        if self.max > FAST_MAX {
+            return self.counter.try_take(self.max).is_ok();
+        }
+        match self.counter.try_add(self.max) {
+            Ok(()) => true,
+            Err(woke) => {
+                if woke {
+                    self.wake_tasks();
+                }
+                false
+            }
+        }
     }
 
     /// A permit, sleeping until one is given back while `max` are out.
@@ -148,9 +168,14 @@ impl ConcurrencyLimiter {
     #[inline]
     fn release(&self) {
         if self.counter.give() {
-            #[cfg(feature = "tokio")]
-            self.tasks.notify_waiters();
+            self.wake_tasks();
         }
+    }
+
+    #[cold]
+    fn wake_tasks(&self) {
+        #[cfg(feature = "tokio")]
+        self.tasks.notify_waiters();
     }
 }
 

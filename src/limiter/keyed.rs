@@ -294,7 +294,24 @@ impl<C: Clock, S: StateStore> Limiter<C, S> {
 
     /// A check that says how to give it back ([`undo`](Self::undo)): for stacks.
     /// The log's admissions cannot be given back (`None`).
+    #[inline(always)]
     pub(crate) fn check_undoable<K: Hash + ?Sized>(
+        &self,
+        p: &Params,
+        key: &K,
+        now: Nanos,
+        cost: u64,
+    ) -> (Decision, Undo) {
+        // The token bucket, the default, inline in the stack's loop as in a plain
+        // check; the others out of line.
+        if p.algorithm == Algorithm::TokenBucket {
+            return self.run_undoable::<Gcra, K>(p, key, now, cost);
+        }
+        self.check_undoable_other(p, key, now, cost)
+    }
+
+    #[inline(never)]
+    fn check_undoable_other<K: Hash + ?Sized>(
         &self,
         p: &Params,
         key: &K,

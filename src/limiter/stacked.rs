@@ -53,6 +53,8 @@ pub const MAX_STACK: usize = 8;
 pub struct StackedLimiter<C = DefaultClock> {
     members: Box<[Limiter<C>]>,
     quotas: Box<[Quota]>,
+    /// Whether the last quota is peeked too (the log gives nothing back).
+    peek_last: bool,
 }
 
 impl<C> core::fmt::Debug for StackedLimiter<C> {
@@ -146,12 +148,14 @@ impl<C: Clock + Clone> StackedBuilder<C> {
         Ok(StackedLimiter {
             members: members.into_boxed_slice(),
             quotas: self.quotas.into_boxed_slice(),
+            peek_last: self.algorithm == Algorithm::SlidingWindowLog,
         })
     }
 }
 
 /// The more telling of two decisions: a denial over an admission, the longer
 /// denial, or the admission with fewer left.
+#[inline]
 fn tells_more(new: &Decision, old: &Decision) -> bool {
     match (new.allowed, old.allowed) {
         (false, true) => true,
@@ -166,6 +170,7 @@ fn tells_more(new: &Decision, old: &Decision) -> bool {
 }
 
 /// `min(limit·unit, num)`: the requests left, in units of `remaining_unit`.
+#[inline]
 fn left(d: &Decision) -> u128 {
     let unit = u128::from(d.remaining_unit.max(1));
     (u128::from(d.limit) * unit).min(u128::from(d.remaining_num))
@@ -246,6 +251,7 @@ impl<C: Clock> StackedLimiter<C> {
         Ok(cost)
     }
 
+    #[inline]
     fn decide<K: Hash + ?Sized>(&self, key: &K, cost: u64, consume: bool) -> Decision {
         let now = self.members[0].clock.now();
         if !consume {
@@ -256,11 +262,7 @@ impl<C: Clock> StackedLimiter<C> {
         // nothing was taken before it); a denial by the last is given back
         // exactly when sequential. The log gives nothing back: peek its last too.
         let last = self.members.len() - 1;
-        let peek_to = if self.members[0].algorithm() == Algorithm::SlidingWindowLog {
-            last + 1
-        } else {
-            last
-        };
+        let peek_to = last + usize::from(self.peek_last);
         if peek_to > 1 {
             let d = self.peek_range(key, now, cost, 1, peek_to);
             if !d.allowed {
@@ -273,16 +275,7 @@ impl<C: Clock> StackedLimiter<C> {
             let (d, u) = m.check_undoable(&m.params.load(), key, now, cost);
             let d = at(d, i);
             if !d.allowed {
-                // Give back what the earlier quotas admitted.
-                // (A refund reads only the encoding, which set_quota never changes.)
-                for (m, u) in self.members.iter().zip(&undo).take(i) {
-                    if let Some(u) = *u {
-                        m.undo(&m.params.load(), key, now, cost, u);
-                    }
-                }
-                // The later quotas may deny for longer: say the longest.
-                let later = self.peek_range(key, now, cost, i + 1, self.members.len());
-                return if tells_more(&later, &d) { later } else { d };
+                return self.denied(key, now, cost, i, d, &undo);
             }
             undo[i] = u;
             if told.as_ref().is_none_or(|t| tells_more(&d, t)) {
@@ -290,6 +283,34 @@ impl<C: Clock> StackedLimiter<C> {
             }
         }
         told.unwrap_or_else(|| self.members[0].params.load().blank_decision(true))
+    }
+
+    /// Quota `i` denied with `d`: gives back what the earlier quotas admitted and
+    /// says the longest denial (out of the admitting path's way).
+    #[cold]
+    #[inline(never)]
+    fn denied<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        now: Nanos,
+        cost: u64,
+        i: usize,
+        d: Decision,
+        undo: &[Undo; MAX_STACK],
+    ) -> Decision {
+        // (A refund reads only the encoding, which set_quota never changes.)
+        for (m, u) in self.members.iter().zip(undo).take(i) {
+            if let Some(u) = *u {
+                m.undo(&m.params.load(), key, now, cost, u);
+            }
+        }
+        // The later quotas may deny for longer: say the longest.
+        let later = self.peek_range(key, now, cost, i + 1, self.members.len());
+        if tells_more(&later, &d) {
+            later
+        } else {
+            d
+        }
     }
 
     /// The most telling peek of quotas `from..to`; an allowed blank if none.
