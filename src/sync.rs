@@ -161,6 +161,10 @@ mod imp {
             self.name.store(self.name_of(v), order);
         }
 
+        pub(crate) fn swap(&self, v: u128, order: Ordering) -> u128 {
+            self.value(self.name.swap(self.name_of(v), order))
+        }
+
         pub(crate) fn compare_exchange(
             &self,
             current: u128,
