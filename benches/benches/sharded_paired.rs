@@ -14,10 +14,11 @@
 //! run at once rather than take turns on one core. Yardsticks: `floor` reads the
 //! clock and adds to one shared word (the least a check of one shared limit can
 //! do); `floor_local` reads the clock and adds to a word of the thread's own
-//! (the least a sharded check can do).
+//! (the least a sharded check can do). A last case checks one hot key of a keyed
+//! limiter on the two pinned threads, beside governor's keyed limiter.
 
 use governor::{Quota as GQuota, RateLimiter};
-use ratecell::{Clock, DefaultClock, DirectLimiter, Quota};
+use ratecell::{Clock, DefaultClock, DirectLimiter, Limiter, Quota};
 use std::hint::black_box;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,6 +105,62 @@ fn main() {
         let [q1, med, q3] = quartiles(ratios);
         println!("{:<18}  sharded / plain {med:.2} [{q1:.2}-{q3:.2}]", "");
     }
+    hot_key(rounds, rq, gq);
+}
+
+/// One hot key of a keyed limiter on two pinned threads: ratecell's keyed check
+/// beside governor's keyed (dashmap) check of the same key, and the two floors.
+fn hot_key(rounds: usize, rq: Quota, gq: GQuota) {
+    const CHECKS: u64 = 1_000_000;
+    let rc = Limiter::builder(rq).capacity(1_024).build().unwrap();
+    let gov = RateLimiter::keyed(gq);
+    let clock = DefaultClock::new();
+    let shared = AtomicU64::new(0);
+    let own = [Padded(AtomicU64::new(0)), Padded(AtomicU64::new(0))];
+    let (rc, gov, clock, shared, own) = (&rc, &gov, &clock, &shared, &own);
+    let turn = move |side: usize, t: usize| -> Box<dyn Fn() + Sync + '_> {
+        match side {
+            0 => Box::new(move || {
+                black_box(rc.check(&7u64).is_allowed());
+            }),
+            1 => Box::new(move || {
+                let _ = black_box(gov.check_key(&7u64));
+            }),
+            // Relaxed: yardsticks; nothing is published.
+            2 => Box::new(move || {
+                black_box(shared.fetch_add(clock.now() & 1, Ordering::Relaxed));
+            }),
+            _ => {
+                let word = &own[t].0;
+                Box::new(move || {
+                    black_box(word.fetch_add(clock.now() & 1, Ordering::Relaxed));
+                })
+            }
+        }
+    };
+    let names = ["keyed", "governor", "floor", "floor_local"];
+    let mut ns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for round in 0..=rounds {
+        for j in 0..names.len() {
+            let side = (round + j) % names.len();
+            let d = on_threads(2, true, CHECKS, |t| turn(side, t));
+            if round > 0 {
+                ns[side].push(d.as_nanos() as f64 / CHECKS as f64);
+            }
+        }
+    }
+    print!("{:<18}", "1 key, 2 pinned");
+    for (side, times) in ns.iter().enumerate() {
+        let ratios: Vec<f64> = times.iter().zip(&ns[1]).map(|(t, g)| t / g).collect();
+        let [_, t, _] = quartiles(times.clone());
+        let [q1, med, q3] = quartiles(ratios);
+        if side == 1 {
+            print!("  governor {t:.1} ns");
+        } else {
+            print!("  {} {t:.1} ns {med:.2} [{q1:.2}-{q3:.2}]", names[side]);
+        }
+    }
+    println!();
 }
 
 #[repr(align(128))]
