@@ -161,6 +161,10 @@ mod imp {
             self.name.store(self.name_of(v), order);
         }
 
+        pub(crate) fn swap(&self, v: u128, order: Ordering) -> u128 {
+            self.value(self.name.swap(self.name_of(v), order))
+        }
+
         pub(crate) fn compare_exchange(
             &self,
             current: u128,
@@ -191,25 +195,33 @@ pub(crate) fn u128_is_lock_free() -> bool {
 /// from. Handed out in order of first use, so that the first threads spread over
 /// the shards evenly.
 #[cfg(all(feature = "std", not(loom)))]
+#[inline]
 pub(crate) fn thread_index() -> usize {
-    THREAD_INDEX.with(std::cell::Cell::get)
+    let i = THREAD_INDEX.with(std::cell::Cell::get);
+    if i != usize::MAX {
+        return i;
+    }
+    use core::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    // Relaxed: only distinctness matters, which the add gives by itself.
+    let i = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed) % (usize::MAX / 2);
+    THREAD_INDEX.with(|c| c.set(i));
+    i
 }
 
 /// Gives the calling thread another index (it met another thread on its shard),
 /// as striped counters such as Java's `LongAdder` do.
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) fn move_thread_index() {
-    THREAD_INDEX.with(|i| i.set(i.get().wrapping_add(1)));
+    let i = thread_index();
+    THREAD_INDEX.with(|c| c.set((i + 1) % (usize::MAX / 2)));
 }
 
 #[cfg(all(feature = "std", not(loom)))]
 std::thread_local! {
-    static THREAD_INDEX: std::cell::Cell<usize> = {
-        use core::sync::atomic::AtomicUsize;
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        // Relaxed: only distinctness matters, which the add gives by itself.
-        std::cell::Cell::new(NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed))
-    };
+    // A constant initializer (`usize::MAX`: not handed out yet) makes each read
+    // one thread-local load, with no lazy-initialization state to test.
+    static THREAD_INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
 }
 
 /// Without threads of `std` (or under loom, whose models pick shards explicitly)

@@ -212,6 +212,12 @@ impl<C: Clock> DirectLimiter<C> {
                 return Self::run::<Gcra>(p, cell, now, cost);
             }
         }
+        // A sharded bucket is chosen to be hot too: its first step inlines as well.
+        if let DirectCell::Sharded(cell) = &self.cell {
+            if cost == 1 {
+                return cell.check(p, now, thread_index());
+            }
+        }
         self.decide_other(p, now, cost)
     }
 
