@@ -32,6 +32,8 @@ mod key;
 mod layer;
 mod observe;
 mod policy;
+#[cfg(feature = "redis")]
+mod remote;
 mod service;
 
 pub use denied::{Denied, QUOTA_EXCEEDED_TYPE};
