@@ -74,8 +74,9 @@ enum Backend {
     Redis(Arc<crate::redis::RedisLimiter>),
 }
 
-/// A named limit: a keyed [`Limiter`] (one quota per key) or a [`DirectLimiter`]
-/// (one quota for all requests, whatever their key).
+/// A named limit: a keyed [`Limiter`] (one quota per key), a [`DirectLimiter`]
+/// (one quota for all requests, whatever their key), or, with feature `redis`, a
+/// `RedisLimiter` shared by many processes ([`Policy::redis`]).
 ///
 /// The name appears in `RateLimit-Policy`, `RateLimit` and the problem body's
 /// `violated-policies`; it keeps only ASCII letters, digits and `-_.:/` (at most 64).

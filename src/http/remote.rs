@@ -205,3 +205,22 @@ pub(crate) fn unavailable_response() -> Response<String> {
     h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_keys_name_redis_keys_as_documented() {
+        let text = |k: Key| String::from_utf8(key_text(&k)).unwrap();
+        assert_eq!(text(Key::Ip([192, 0, 2, 7].into())), "ip:192.0.2.7");
+        assert_eq!(
+            text(Key::Ip("2001:db8::".parse().unwrap())),
+            "ip:2001:db8::"
+        );
+        assert_eq!(text(Key::Header(HeaderValue::from_static("k-1"))), "h:k-1");
+        assert_eq!(text(Key::Text("a b".into())), "t:a b");
+        assert_eq!(text(Key::Number(42)), "n:42");
+        assert_eq!(text(Key::Global), "global");
+    }
+}

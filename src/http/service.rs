@@ -407,8 +407,9 @@ type AddFields<B, E> = fn((Answer<B, E>, AdmittedFields)) -> Answer<B, E>;
 
 /// The future of [`RateLimit`]: the inner service's own future when exempt, a
 /// ready answer when denied, the inner future joined with the fields to add when
-/// admitted (no allocation on any of these paths), and a boxed sleep-then-call for
-/// a leaky-bucket delay. Treat it as opaque: its shape may change.
+/// admitted (no allocation on any of these paths), and a boxed future for a
+/// leaky-bucket delay or a layer holding a Redis policy (its round trips, then the
+/// answer or the call). Treat it as opaque: its shape may change.
 pub type ResponseFuture<F, B, E> = Either<
     Either<F, Ready<Answer<B, E>>>,
     Either<

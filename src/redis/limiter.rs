@@ -295,7 +295,9 @@ impl RedisLimiter {
         d
     }
 
-    /// Whether a request of cost `n` can ever be admitted (no round trip).
+    /// Whether a request of cost `n` can ever be admitted, without a round trip
+    /// (for the HTTP layer).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) fn fits(&self, n: u32) -> Result<(), InsufficientCapacity> {
         self.params
             .cost(n)
@@ -312,6 +314,7 @@ impl RedisLimiter {
     /// Redis failure as the error instead of the policy's answer (the failure is
     /// counted and logged all the same), for callers that answer failures
     /// themselves (the HTTP layer).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) fn try_decide_n<K: RedisKey + ?Sized>(
         &self,
         key: &K,
