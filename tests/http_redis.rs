@@ -252,3 +252,33 @@ async fn redis_away_fails_open_or_closed_in_the_layer() {
     assert_eq!(local.peek(&loopback()).remaining(), 1);
     assert_eq!(closed.stats().failed_closed, 3);
 }
+
+/// Two Redis policies: both are peeked before either consumes, so a denial by
+/// the second leaves the first untouched.
+#[tokio::test]
+async fn two_redis_policies_peek_before_either_consumes() {
+    let long = redis_limiter("3/min", "two-long").await;
+    let short = redis_limiter("2/min", "two-short").await;
+    let layer = RateLimitLayer::new(Policy::redis("long", long.clone()))
+        .policy(Policy::redis("short", short.clone()));
+    let addr = serve(app(layer)).await;
+    let res = get(addr, "/left").await;
+    assert_eq!((res.status, res.body.as_str()), (200, "long:2,short:1"));
+    assert_eq!(
+        res.field("ratelimit-policy"),
+        "\"long\";q=3;w=60, \"short\";q=2;w=60"
+    );
+    assert_eq!(res.field("ratelimit"), "\"short\";r=1;t=30");
+    assert_eq!(get(addr, "/").await.status, 200);
+    for _ in 0..3 {
+        let res = get(addr, "/").await;
+        assert_eq!(res.status, 429);
+        assert!(res.body.ends_with("\"violated-policies\":[\"short\"]}"));
+    }
+    // "long" admitted two of three: a check would still pass, leaving none.
+    assert_eq!(long.stats().admitted, 2);
+    let d = long.peek(&CLIENT).await;
+    assert_eq!((d.is_allowed(), d.remaining()), (true, 0));
+    long.reset(&CLIENT).await.unwrap();
+    short.reset(&CLIENT).await.unwrap();
+}
