@@ -6,7 +6,7 @@
 //!     [--algorithm token-bucket|leaky-bucket|fixed-window|sliding-window-log|sliding-window-counter]
 //!     [--trust-proxy CIDR]...     default: none (peer address only)
 //!     [--snapshot PATH]           restore at start; save on SIGINT/SIGTERM and every 10 s
-//!     [--redis URL]               not in this build
+//!     [--redis URL]               share the limits through Redis
 //! routes: GET /               limited, cost 1, answers "hello"
 //!         GET /batch?cost=N   limited, cost N
 //!         GET /health         exempt
@@ -16,11 +16,20 @@
 //! `PATH.2`, the third's `PATH.3`, and so on. A missing snapshot file is an empty
 //! start; an unreadable or mismatched one (another quota, algorithm or capacity)
 //! is an error. A bad flag is an error naming it, with exit code 2.
+//!
+//! With `--redis URL` every `--quota` policy lives in Redis, keyed by the same
+//! client address, under the prefix `ratecell:server:ALGORITHM:QUOTA:` (`QUOTA` as
+//! given, with its position if repeated), so servers started with the same URL, quotas and algorithm share
+//! one limit per client. A Redis call waits at most 500 ms; when Redis does not
+//! answer, requests are admitted (fail open: an outage of the limiter is not an
+//! outage of the service) and limiting resumes by itself when it is back.
+//! `--snapshot` with `--redis` is an error: the states live in Redis.
 
 use axum::extract::Query;
 use axum::routing::get;
 use axum::Router;
 use ratecell::http::{IpNet, Policy, RateLimitLayer};
+use ratecell::redis::{FailurePolicy, RedisLimiter};
 use ratecell::{Algorithm, Limiter, Quota, SnapshotError};
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -38,6 +47,7 @@ struct Args {
     algorithm: Algorithm,
     trusted: Vec<IpNet>,
     snapshot: Option<PathBuf>,
+    redis: Option<String>,
 }
 
 /// A command-line mistake: the message names the flag.
@@ -50,6 +60,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, Us
         algorithm: Algorithm::TokenBucket,
         trusted: Vec::new(),
         snapshot: None,
+        redis: None,
     };
     while let Some(arg) = argv.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -97,12 +108,13 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, Us
                 args.trusted.push(net);
             }
             "--snapshot" => args.snapshot = Some(PathBuf::from(&value)),
-            _ => {
-                return Err(Usage(
-                    "--redis: this build has no Redis support (not available yet)".into(),
-                ))
-            }
+            _ => args.redis = Some(value),
         }
+    }
+    if args.redis.is_some() && args.snapshot.is_some() {
+        return Err(Usage(
+            "--snapshot cannot be used with --redis: the limits live in Redis".into(),
+        ));
     }
     if args.quotas.is_empty() {
         let q = "5/10s".parse().map_err(|e| Usage(format!("{e}")))?;
@@ -111,15 +123,17 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, Us
     Ok(Some(args))
 }
 
+/// The algorithms by their command-line names.
+const ALGORITHMS: [(&str, Algorithm); 5] = [
+    ("token-bucket", Algorithm::TokenBucket),
+    ("leaky-bucket", Algorithm::LeakyBucket),
+    ("fixed-window", Algorithm::FixedWindow),
+    ("sliding-window-log", Algorithm::SlidingWindowLog),
+    ("sliding-window-counter", Algorithm::SlidingWindowCounter),
+];
+
 fn algorithm(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "token-bucket" => Algorithm::TokenBucket,
-        "leaky-bucket" => Algorithm::LeakyBucket,
-        "fixed-window" => Algorithm::FixedWindow,
-        "sliding-window-log" => Algorithm::SlidingWindowLog,
-        "sliding-window-counter" => Algorithm::SlidingWindowCounter,
-        _ => return None,
-    })
+    ALGORITHMS.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
 }
 
 /// The snapshot file of the `i`-th policy (from 0): `PATH`, `PATH.2`, `PATH.3`...
@@ -168,6 +182,20 @@ async fn serve(args: Args) -> ExitCode {
     let mut limiters = Vec::new();
     let mut layer: Option<RateLimitLayer> = None;
     for (i, (text, quota)) in args.quotas.iter().enumerate() {
+        if let Some(url) = &args.redis {
+            let policy = match redis_policy(url, &args, i, text, *quota).await {
+                Ok(p) => p,
+                Err(msg) => {
+                    eprintln!("error: {msg}");
+                    return ExitCode::from(2);
+                }
+            };
+            layer = Some(match layer {
+                None => RateLimitLayer::new(policy),
+                Some(l) => l.policy(policy),
+            });
+            continue;
+        }
         let lim = match Limiter::builder(*quota).algorithm(args.algorithm).build() {
             Ok(lim) => Arc::new(lim),
             Err(e) => {
@@ -285,6 +313,36 @@ async fn serve(args: Args) -> ExitCode {
         println!("saved {}", base.display());
     }
     ExitCode::SUCCESS
+}
+
+/// The `i`-th `--quota` as a policy in Redis, named as the local one would be.
+async fn redis_policy(
+    url: &str,
+    args: &Args,
+    i: usize,
+    text: &str,
+    quota: Quota,
+) -> Result<Policy, String> {
+    // A repeated quota gets its position, as for the local policies.
+    let repeated = args.quotas[..i].iter().any(|(t, _)| t == text);
+    let name = if repeated {
+        format!("{text}-{}", i + 1)
+    } else {
+        text.to_string()
+    };
+    let algorithm = ALGORITHMS
+        .iter()
+        .find(|(_, a)| *a == args.algorithm)
+        .map_or("token-bucket", |(n, _)| n);
+    let lim = RedisLimiter::builder(quota)
+        .algorithm(args.algorithm)
+        .prefix(format!("ratecell:server:{algorithm}:{name}:"))
+        .timeout(Duration::from_millis(500))
+        .on_failure(FailurePolicy::Open)
+        .connect(url)
+        .await
+        .map_err(|e| format!("--redis {url:?} with --quota {text:?}: {e}"))?;
+    Ok(Policy::redis(&name, lim))
 }
 
 /// SIGINT or SIGTERM.

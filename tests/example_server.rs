@@ -1,6 +1,9 @@
 //! The example server itself (`examples/server.rs`), driven as DESIGN §7 says:
 //! started on 127.0.0.1:0, exhausted, stopped with SIGTERM, restarted from its
-//! snapshot and still limited; bad command lines exit 2.
+//! snapshot and still limited; bad command lines exit 2. With `--redis`, two
+//! servers share one limit, and a Redis outage neither hangs nor stops a server
+//! (the Redis tests need `RATECELL_REDIS_URL`, default `redis://127.0.0.1:6379`,
+//! and `redis-server` on the path; a server that does not answer fails them).
 
 #![cfg(all(unix, not(loom)))]
 
@@ -178,7 +181,11 @@ fn bad_command_lines_exit_2_naming_the_flag() {
         (&["--algorithm", "random"][..], "--algorithm"),
         (&["--trust-proxy", "10.0.0.0/99"][..], "--trust-proxy"),
         (&["--listen", "localhost"][..], "--listen"),
-        (&["--redis", "redis://127.0.0.1/"][..], "--redis"),
+        (&["--redis", "not a url"][..], "--redis"),
+        (
+            &["--redis", "redis://127.0.0.1/", "--snapshot", "x"][..],
+            "--snapshot",
+        ),
     ] {
         let (code, err) = run_to_end(args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -200,4 +207,150 @@ fn a_corrupt_snapshot_is_an_error() {
     let _ = std::fs::remove_file(&path);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--snapshot"), "{err}");
+}
+
+fn redis_url() -> String {
+    std::env::var("RATECELL_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Far above the server's Redis timeout: a bound on hanging, not a measurement.
+const NO_HANG: Duration = Duration::from_secs(20);
+
+async fn get_soon(addr: SocketAddr, path: &str) -> support::Reply {
+    tokio::time::timeout(NO_HANG, get(addr, path, &[]))
+        .await
+        .expect("the server did not answer")
+}
+
+#[tokio::test]
+async fn two_servers_share_one_redis_limit() {
+    use ratecell::redis::{Raw, RedisLimiter};
+    let url = redis_url();
+    // The servers' state for the loopback client under `--quota 5/minute`; cleared
+    // first, so an earlier run within the minute does not count.
+    let lim = RedisLimiter::builder("5/minute".parse().unwrap())
+        .prefix("ratecell:server:token-bucket:5/minute:")
+        .timeout(Duration::from_secs(5))
+        .connect(&url)
+        .await
+        .unwrap();
+    let client = Raw(b"ip:127.0.0.1");
+    if let Err(e) = lim.reset(&client).await {
+        panic!("RATECELL_REDIS_URL={url} does not answer: {e}");
+    }
+    let args = ["--redis", &url, "--quota", "5/minute"];
+    let (a, b) = (start(&args), start(&args));
+    for (server, n) in [(&a, 3), (&b, 2)] {
+        for _ in 0..n {
+            let r = get_soon(server.addr, "/").await;
+            assert_eq!((r.status, r.body.as_str()), (200, "hello\n"));
+            assert_eq!(r.field("ratelimit-policy"), "\"5/minute\";q=5;w=60");
+        }
+    }
+    for server in [&a, &b, &a] {
+        let r = get_soon(server.addr, "/").await;
+        assert_eq!(r.status, 429);
+        assert_eq!(r.field("content-type"), "application/problem+json");
+    }
+    assert_eq!(get_soon(b.addr, "/health").await.status, 200);
+    assert_eq!(a.terminate(), 0);
+    assert_eq!(b.terminate(), 0);
+    lim.reset(&client).await.unwrap();
+}
+
+/// A `redis-server` of the test's own on a free loopback port.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be on PATH for the Redis tests");
+        let redis = Redis { child, port };
+        redis.wait_up();
+        redis
+    }
+
+    /// Until the server answers PING (a bounded wait).
+    fn wait_up(&self) {
+        use std::io::{Read, Write};
+        for _ in 0..200 {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+                let mut buf = [0u8; 7];
+                if s.write_all(b"PING\r\n").is_ok()
+                    && s.read_exact(&mut buf).is_ok()
+                    && &buf == b"+PONG\r\n"
+                {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server on port {} did not start", self.port);
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn a_redis_outage_neither_hangs_nor_stops_the_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = Redis::start(port);
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut server = start(&["--redis", &url, "--quota", "3/minute"]);
+    let r = get_soon(server.addr, "/").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.field("ratelimit"), "\"3/minute\";r=2;t=20");
+
+    // Away: every request is answered (fail open: admitted, without a quota field)
+    // and the server stays up.
+    redis.stop();
+    for _ in 0..5 {
+        let r = get_soon(server.addr, "/").await;
+        assert_eq!((r.status, r.body.as_str()), (200, "hello\n"));
+        assert!(r.headers.get("ratelimit").is_none());
+        assert_eq!(r.field("ratelimit-policy"), "\"3/minute\";q=3;w=60");
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "the server exited"
+        );
+    }
+
+    // Back (empty): limiting resumes by itself, so the quota runs out again.
+    let _redis = Redis::start(port);
+    let mut limited = false;
+    for _ in 0..200 {
+        if get_soon(server.addr, "/").await.status == 429 {
+            limited = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(limited, "no 429 within 200 requests after Redis came back");
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server exited"
+    );
+    assert_eq!(server.terminate(), 0);
 }

@@ -102,3 +102,42 @@ async fn outcomes_are_counted_per_policy() {
     assert_eq!(recorder.count("", "exempt"), 1);
     assert_eq!(recorder.count("", "key_error"), 0);
 }
+
+/// A Redis policy whose server does not answer: counted as `failed`, not
+/// admitted; the local policy beside it counts its admissions as usual.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn redis_failures_are_counted_as_failed() {
+    use ratecell::redis::{FailurePolicy, RedisLimiter};
+    use std::time::Duration;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let shared = RedisLimiter::builder("3/min".parse().unwrap())
+        .timeout(Duration::from_millis(200))
+        .on_failure(FailurePolicy::Open)
+        .connect(&format!("redis://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let local = Limiter::builder("2/min".parse().unwrap()).build().unwrap();
+    let layer =
+        RateLimitLayer::new(Policy::keyed("local", local)).policy(Policy::redis("shared", shared));
+    let app = metrics::with_local_recorder(&*recorder, || {
+        Router::new()
+            .route("/", route_get(|| async { "hello" }))
+            .layer(layer)
+            .with_state::<()>(())
+    });
+    let addr = serve(app).await;
+    assert_eq!(get(addr, "/", &[]).await.status, 200);
+    assert_eq!(get(addr, "/", &[]).await.status, 200);
+    assert_eq!(get(addr, "/", &[]).await.status, 429);
+    assert_eq!(recorder.count("shared", "failed"), 2);
+    assert_eq!(recorder.count("shared", "admitted"), 0);
+    assert_eq!(recorder.count("local", "admitted"), 2);
+    assert_eq!(recorder.count("local", "denied"), 1);
+    assert_eq!(recorder.count("local", "failed"), 0);
+}

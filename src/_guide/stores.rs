@@ -74,3 +74,16 @@
 //! `ratecell::redis` module says how keys are named, what each state looks like in
 //! Redis and when it expires, what a check answers when Redis does not, and what
 //! the local deny cache trades.
+//!
+//! In the HTTP layer (features `tower` and `redis`), `Policy::redis(name, lim)`
+//! makes a `RedisLimiter` one of the layer's policies. The layer then decides
+//! each request asynchronously (a layer of local policies alone keeps its
+//! synchronous path): it peeks the local policies, checks Redis (peeking first
+//! when it holds several Redis policies), then checks the local policies, so a
+//! request one policy denies consumes from none, except that a Redis check cannot
+//! be given back when a local policy denies in a race after it: the stack may
+//! admit less than each policy alone, never more. When Redis does not answer, the
+//! limiter's failure policy decides: open admits the request (the other policies
+//! still apply), closed answers 503 with `Retry-After: 1`; the layer counts the
+//! request as `failed`. The example server's `--redis URL` builds its policies
+//! this way, so servers given the same URL share their limits.

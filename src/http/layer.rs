@@ -54,6 +54,9 @@ pub(crate) struct Config {
     pub(crate) log_keys: bool,
     pub(crate) decisions_extension: bool,
     pub(crate) shaping: bool,
+    /// Some policy lives in Redis: requests take the async path.
+    #[cfg(feature = "redis")]
+    pub(crate) remote: bool,
 }
 
 impl RateLimitLayer {
@@ -76,6 +79,8 @@ impl RateLimitLayer {
             log_keys: false,
             decisions_extension: true,
             shaping: false,
+            #[cfg(feature = "redis")]
+            remote: false,
         };
         config.add_policy(policy);
         Self {
@@ -200,6 +205,10 @@ impl Config {
         self.policies.push(policy);
         self.names = self.policies.iter().map(|p| p.name.clone()).collect();
         self.shaping = self.policies.iter().any(Policy::is_shaping);
+        #[cfg(feature = "redis")]
+        {
+            self.remote = self.policies.iter().any(|p| p.remote().is_some());
+        }
         // A peek's limit and window are the policy's own, whatever the key's state.
         let mut field = String::new();
         for p in &self.policies {
@@ -235,6 +244,14 @@ impl<S> tower_layer::Layer<S> for RateLimitLayer {
 
     fn layer(&self, inner: S) -> RateLimit<S> {
         let metrics = Metrics::new(&self.config.names);
+        #[cfg(feature = "redis")]
+        let metrics = {
+            let c = &self.config;
+            let fallible: Vec<usize> = (0..c.policies.len())
+                .filter(|&i| c.policies[i].remote().is_some())
+                .collect();
+            metrics.with_failures(&c.names, &fallible)
+        };
         RateLimit::new(inner, self.config.clone(), metrics)
     }
 }

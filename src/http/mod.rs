@@ -25,6 +25,10 @@
 //! an RFC 9457 `application/problem+json` body; admitted responses carry the IETF
 //! fields and the handlers find every policy's [`Decision`](crate::Decision) in
 //! the request's [`Decisions`] extension.
+//!
+//! With feature `redis`, `Policy::redis` shares a policy among processes through
+//! Redis; a layer holding one decides asynchronously, and answers per the
+//! limiter's failure policy when Redis does not.
 
 mod denied;
 mod fields;
@@ -32,6 +36,8 @@ mod key;
 mod layer;
 mod observe;
 mod policy;
+#[cfg(feature = "redis")]
+mod remote;
 mod service;
 
 pub use denied::{Denied, QUOTA_EXCEEDED_TYPE};

@@ -12,6 +12,9 @@ pub(crate) struct Metrics {
     exempt: Option<metrics::Counter>,
     #[cfg(feature = "metrics")]
     key_error: Option<metrics::Counter>,
+    /// `(policy index, counter)` for the policies that can fail (Redis).
+    #[cfg(all(feature = "metrics", feature = "redis"))]
+    failed: Vec<(usize, metrics::Counter)>,
 }
 
 /// The counter every outcome is counted under, labelled `policy` and `outcome`.
@@ -31,6 +34,8 @@ impl Metrics {
                     .collect(),
                 exempt: Some(counter("", "exempt")),
                 key_error: Some(counter("", "key_error")),
+                #[cfg(feature = "redis")]
+                failed: Vec::new(),
             }
         }
         #[cfg(not(feature = "metrics"))]
@@ -50,6 +55,48 @@ impl Metrics {
         for &i in violated {
             if let Some((_, denied)) = self.per_policy.get(i) {
                 denied.increment(1);
+            }
+        }
+    }
+
+    /// Registers the outcome `failed` for the policies at `fallible`.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables, unused_mut))]
+    pub(crate) fn with_failures(mut self, names: &[Arc<str>], fallible: &[usize]) -> Self {
+        #[cfg(feature = "metrics")]
+        {
+            self.failed = fallible
+                .iter()
+                .map(|&i| {
+                    let c = metrics::counter!(REQUESTS_COUNTER, "policy" => names[i].to_string(), "outcome" => "failed");
+                    (i, c)
+                })
+                .collect();
+        }
+        self
+    }
+
+    /// Requests the policies at `failed` could not decide (their store did not
+    /// answer).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn failed(&self, failed: &[usize]) {
+        #[cfg(feature = "metrics")]
+        for (i, c) in &self.failed {
+            if failed.contains(i) {
+                c.increment(1);
+            }
+        }
+    }
+
+    /// An admitted request, counted for every policy but those at `failed`.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn admitted_except(&self, failed: &[usize]) {
+        #[cfg(feature = "metrics")]
+        for (i, (admitted, _)) in self.per_policy.iter().enumerate() {
+            if !failed.contains(&i) {
+                admitted.increment(1);
             }
         }
     }

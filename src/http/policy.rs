@@ -69,10 +69,14 @@ impl<C: Clock + Send + Sync> Check for DirectLimiter<C> {
 enum Backend {
     /// In this process: never fails, never waits.
     Local(Arc<dyn Check>),
+    /// In Redis: a round trip that may fail, made on the layer's async path.
+    #[cfg(feature = "redis")]
+    Redis(Arc<crate::redis::RedisLimiter>),
 }
 
-/// A named limit: a keyed [`Limiter`] (one quota per key) or a [`DirectLimiter`]
-/// (one quota for all requests, whatever their key).
+/// A named limit: a keyed [`Limiter`] (one quota per key), a [`DirectLimiter`]
+/// (one quota for all requests, whatever their key), or, with feature `redis`, a
+/// `RedisLimiter` shared by many processes ([`Policy::redis`]).
 ///
 /// The name appears in `RateLimit-Policy`, `RateLimit` and the problem body's
 /// `violated-policies`; it keeps only ASCII letters, digits and `-_.:/` (at most 64).
@@ -103,6 +107,49 @@ impl Policy {
         Self::local(name, lim)
     }
 
+    /// A policy whose states live in Redis (feature `redis`), shared by every
+    /// process whose limiter names the same prefix: each key its own quota.
+    ///
+    /// A layer holding one decides every request asynchronously, all or nothing
+    /// across its policies as far as Redis allows: local policies are peeked
+    /// first, then Redis checks (a peek first when there are several Redis
+    /// policies), then the local checks. A Redis check consumes and cannot be
+    /// given back, so a request that a local policy denies in a race after Redis
+    /// admitted it has consumed one Redis unit: the stack may admit less than each
+    /// policy alone, never more.
+    ///
+    /// The Redis key of a request is the limiter's prefix and the layer's key as
+    /// text in a hash tag ([`Raw`](crate::redis::Raw)): `prefix{ip:192.0.2.7}`,
+    /// `prefix{h:<header value>}`, `prefix{t:<text>}`, `prefix{n:42}`,
+    /// `prefix{global}`, so programs in other languages can name it too (a header
+    /// key, an API key say, is then visible in Redis).
+    ///
+    /// When Redis does not answer within the limiter's timeout, its
+    /// [`FailurePolicy`](crate::redis::FailurePolicy) decides: `Open` admits the
+    /// request (the other policies still apply; the response's `RateLimit` field
+    /// comes from a policy that answered, and the [`Decisions`](super::Decisions)
+    /// hold the limiter's blank decision for this one), `Closed` answers `503
+    /// Service Unavailable` with `Retry-After: 1` and a problem body, consuming
+    /// from no local policy. Either is counted as the outcome `failed` (feature
+    /// `metrics`), and the limiter logs once when Redis goes and once when it is
+    /// back (feature `tracing`).
+    #[cfg(feature = "redis")]
+    pub fn redis(name: &str, limiter: impl Into<Arc<crate::redis::RedisLimiter>>) -> Self {
+        Self {
+            name: sanitize_name(name).into(),
+            backend: Backend::Redis(limiter.into()),
+        }
+    }
+
+    /// The Redis limiter behind the policy, if it has one.
+    #[cfg(feature = "redis")]
+    pub(crate) fn remote(&self) -> Option<&crate::redis::RedisLimiter> {
+        match &self.backend {
+            Backend::Redis(r) => Some(r),
+            Backend::Local(_) => None,
+        }
+    }
+
     fn local(name: &str, lim: Arc<dyn Check>) -> Self {
         Self {
             name: sanitize_name(name).into(),
@@ -123,24 +170,35 @@ impl Policy {
     fn algorithm(&self) -> Algorithm {
         match &self.backend {
             Backend::Local(c) => c.algorithm(),
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => r.algorithm(),
         }
     }
 
     pub(crate) fn peek_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
         match &self.backend {
             Backend::Local(c) => c.peek_n(key, n),
+            // Never asked: a layer with a Redis policy decides on its async path.
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => Ok(r.failure_decision()),
         }
     }
 
     pub(crate) fn check_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
         match &self.backend {
             Backend::Local(c) => c.check_n(key, n),
+            // Never asked: a layer with a Redis policy decides on its async path.
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => Ok(r.failure_decision()),
         }
     }
 
     pub(crate) fn peek(&self, key: &Key) -> Decision {
         match &self.backend {
             Backend::Local(c) => c.peek(key),
+            // The limit and the window, for `RateLimit-Policy`.
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => r.failure_decision(),
         }
     }
 

@@ -85,6 +85,9 @@ enum Step {
         delay: Duration,
         fields: AdmittedFields,
     },
+    /// Ask Redis first: the async path.
+    #[cfg(feature = "redis")]
+    Remote { key: Key, cost: u32 },
 }
 
 /// The header fields the layer adds to an admitted response (a fixed set, so no
@@ -92,7 +95,7 @@ enum Step {
 #[derive(Debug)]
 pub struct AdmittedFields {
     policy: HeaderValue,
-    ratelimit: HeaderValue,
+    ratelimit: Option<HeaderValue>,
     legacy: Option<Box<[HeaderValue; 3]>>,
 }
 
@@ -133,22 +136,32 @@ impl Shared {
             });
         };
         let cost = c.cost.as_ref().map_or(1, |f| f(parts));
-        match check_all(&c.policies, &key, cost) {
+        #[cfg(feature = "redis")]
+        if c.remote {
+            return Step::Remote { key, cost };
+        }
+        self.conclude(&key, cost, check_all(&c.policies, &key, cost))
+    }
+
+    /// The answer to the policies' verdict.
+    fn conclude(&self, key: &Key, cost: u32, verdict: Verdict) -> Step {
+        let c = &*self.config;
+        match verdict {
             Verdict::Admitted(decisions) => {
                 self.metrics.admitted();
-                self.admit(decisions)
+                self.admit(decisions, &[])
             }
             Verdict::Denied {
                 decisions,
                 violated,
-            } => self.deny(&key, cost, &decisions, &violated, None),
+            } => self.deny(key, cost, &decisions, &violated, None),
             Verdict::TooCostly {
                 policy,
                 max,
                 decision,
             } => {
                 let decisions = vec![decision; c.policies.len()];
-                self.deny(&key, cost, &decisions, &[policy], Some(max))
+                self.deny(key, cost, &decisions, &[policy], Some(max))
             }
         }
     }
@@ -191,7 +204,9 @@ impl Shared {
         Step::Respond(res)
     }
 
-    fn admit(&self, list: DecisionList) -> Step {
+    /// Admits with every policy's decision; those at `failed` (Redis policies that
+    /// failed open) say nothing about the quota, so the fields skip them.
+    fn admit(&self, list: DecisionList, failed: &[usize]) -> Step {
         let c = &*self.config;
         let decisions = list.as_slice();
         let delay = if c.shaping {
@@ -204,9 +219,16 @@ impl Shared {
             Duration::ZERO
         };
         let worst = (0..decisions.len())
-            .min_by_key(|&i| decisions[i].remaining())
-            .unwrap_or(0);
-        let fields = self.fields(worst, &decisions[worst]);
+            .filter(|i| !failed.contains(i))
+            .min_by_key(|&i| decisions[i].remaining());
+        let fields = match worst {
+            Some(i) => self.fields(i, &decisions[i]),
+            None => AdmittedFields {
+                policy: c.policy_field.clone(),
+                ratelimit: None,
+                legacy: None,
+            },
+        };
         Step::Admit {
             decisions: c.decisions_extension.then(|| Decisions {
                 names: c.names.clone(),
@@ -223,7 +245,7 @@ impl Shared {
         let c = &*self.config;
         AdmittedFields {
             policy: c.policy_field.clone(),
-            ratelimit: ratelimit_value(&c.names[i], d),
+            ratelimit: Some(ratelimit_value(&c.names[i], d)),
             legacy: c.legacy_fields.then(|| {
                 Box::new([
                     number_value(u64::from(d.limit())),
@@ -241,7 +263,9 @@ impl AdmittedFields {
     /// Adds the fields a response does not already have.
     fn add_to(self, h: &mut HeaderMap) {
         set_default(h, RATELIMIT_POLICY, self.policy);
-        set_default(h, RATELIMIT, self.ratelimit);
+        if let Some(value) = self.ratelimit {
+            set_default(h, RATELIMIT, value);
+        }
         if let Some(legacy) = self.legacy {
             for (name, value) in LEGACY.into_iter().zip(*legacy) {
                 set_default(h, name, value);
@@ -302,7 +326,79 @@ where
                     })))
                 }
             }
+            #[cfg(feature = "redis")]
+            Step::Remote { key, cost } => {
+                // As for a delay: the call happens later, on the service polled ready.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                let req = Request::from_parts(parts, body);
+                Either::Right(Either::Right(Box::pin(call_remote(
+                    self.shared.clone(),
+                    inner,
+                    req,
+                    key,
+                    cost,
+                ))))
+            }
         }
+    }
+}
+
+impl Shared {
+    /// The answer for a stack with Redis policies, after the round trips.
+    #[cfg(feature = "redis")]
+    async fn conclude_remote(&self, key: &Key, cost: u32) -> Step {
+        use super::remote::{check_all, unavailable_response, RemoteVerdict};
+        match check_all(&self.config.policies, key, cost).await {
+            RemoteVerdict::Unavailable { policy } => {
+                self.metrics.failed(&[policy]);
+                Step::Respond(unavailable_response())
+            }
+            RemoteVerdict::Decided { verdict, failed } if !failed.is_empty() => {
+                self.metrics.failed(&failed);
+                match verdict {
+                    Verdict::Admitted(decisions) => {
+                        self.metrics.admitted_except(&failed);
+                        self.admit(decisions, &failed)
+                    }
+                    v => self.conclude(key, cost, v),
+                }
+            }
+            RemoteVerdict::Decided { verdict, .. } => self.conclude(key, cost, verdict),
+        }
+    }
+}
+
+/// The async path: the Redis round trips, then the answer or the inner call.
+#[cfg(feature = "redis")]
+async fn call_remote<S, ReqBody, ResBody>(
+    shared: Arc<Shared>,
+    mut inner: S,
+    mut req: Request<ReqBody>,
+    key: Key,
+    cost: u32,
+) -> Answer<ResBody, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<String>,
+{
+    match shared.conclude_remote(&key, cost).await {
+        Step::Admit {
+            decisions,
+            delay,
+            fields,
+        } => {
+            if let Some(decisions) = decisions {
+                req.extensions_mut().insert(decisions);
+            }
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            add_fields((inner.call(req).await, fields))
+        }
+        Step::Respond(res) => Ok(res.map(ResBody::from)),
+        // `conclude_remote` admits or answers; these two only come from `step`.
+        Step::Pass | Step::Remote { .. } => inner.call(req).await,
     }
 }
 
@@ -311,8 +407,9 @@ type AddFields<B, E> = fn((Answer<B, E>, AdmittedFields)) -> Answer<B, E>;
 
 /// The future of [`RateLimit`]: the inner service's own future when exempt, a
 /// ready answer when denied, the inner future joined with the fields to add when
-/// admitted (no allocation on any of these paths), and a boxed sleep-then-call for
-/// a leaky-bucket delay. Treat it as opaque: its shape may change.
+/// admitted (no allocation on any of these paths), and a boxed future for a
+/// leaky-bucket delay or a layer holding a Redis policy (its round trips, then the
+/// answer or the call). Treat it as opaque: its shape may change.
 pub type ResponseFuture<F, B, E> = Either<
     Either<F, Ready<Answer<B, E>>>,
     Either<

@@ -274,13 +274,80 @@ impl RedisLimiter {
         key.name(&self.prefix).0
     }
 
-    async fn decide(&self, (key, hash): (Vec<u8>, u64), mode: Mode, cost: u64) -> Decision {
+    async fn decide(&self, named: (Vec<u8>, u64), mode: Mode, cost: u64) -> Decision {
+        match self.attempt(named, mode, cost).await {
+            Ok(d) => d,
+            Err(_) => self.failure_decision(),
+        }
+    }
+
+    /// What a check answers when Redis does not, per the [`FailurePolicy`]:
+    /// admitted, or denied with a retry time of one second; no quota numbers but
+    /// the limit and the window.
+    pub(crate) fn failure_decision(&self) -> Decision {
+        let mut d = self
+            .params
+            .blank_decision(self.policy == FailurePolicy::Open);
+        if self.policy == FailurePolicy::Closed {
+            d.retry_after = 1_000_000_000;
+            d.reset_after = d.retry_after;
+        }
+        d
+    }
+
+    /// Whether a request of cost `n` can ever be admitted, without a round trip
+    /// (for the HTTP layer).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn fits(&self, n: u32) -> Result<(), InsufficientCapacity> {
+        self.params
+            .cost(n)
+            .map(drop)
+            .map_err(|max| InsufficientCapacity::new(n, max))
+    }
+
+    /// What the failure policy is.
+    pub fn failure_policy(&self) -> FailurePolicy {
+        self.policy
+    }
+
+    /// `check_n` (`peek` false) or its peek at cost `n` (`peek` true), with a
+    /// Redis failure as the error instead of the policy's answer (the failure is
+    /// counted and logged all the same), for callers that answer failures
+    /// themselves (the HTTP layer).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn try_decide_n<K: RedisKey + ?Sized>(
+        &self,
+        key: &K,
+        n: u32,
+        peek: bool,
+    ) -> Result<impl Future<Output = Result<Decision, Unavailable>> + '_, InsufficientCapacity>
+    {
+        let named = key.name(&self.prefix);
+        let cost = self
+            .params
+            .cost(n)
+            .map_err(|max| InsufficientCapacity::new(n, max))?;
+        let (mode, cost) = match cost {
+            Some(c) if !peek => (Mode::Check, c),
+            c => (Mode::Peek, c.unwrap_or(1)),
+        };
+        Ok(self.attempt(named, mode, cost))
+    }
+
+    /// The decision for `key`, or why Redis gave none (counted, and logged once
+    /// per outage).
+    async fn attempt(
+        &self,
+        (key, hash): (Vec<u8>, u64),
+        mode: Mode,
+        cost: u64,
+    ) -> Result<Decision, Unavailable> {
         if let Some(retry) = self.deny_cache.as_ref().and_then(|c| c.denied_for(hash)) {
             self.health.count(Count::DeniedLocally);
             let mut d = self.params.blank_decision(false);
             d.retry_after = retry;
             d.reset_after = retry;
-            return d;
+            return Ok(d);
         }
         match self.run(&key, mode, cost, None).await {
             Ok(d) => {
@@ -296,18 +363,11 @@ impl RedisLimiter {
                         cache.remember(hash, d.retry_after);
                     }
                 }
-                d
+                Ok(d)
             }
             Err(why) => {
                 self.health.failed(why, self.policy);
-                let mut d = self
-                    .params
-                    .blank_decision(self.policy == FailurePolicy::Open);
-                if self.policy == FailurePolicy::Closed {
-                    d.retry_after = 1_000_000_000;
-                    d.reset_after = d.retry_after;
-                }
-                d
+                Err(why)
             }
         }
     }
