@@ -28,6 +28,7 @@
 
 mod denied;
 mod fields;
+mod in_flight;
 mod key;
 mod layer;
 mod observe;

@@ -5,6 +5,7 @@ use super::fields::{
     number_value, ratelimit_value, retry_after_secs, secs_ceil, RATELIMIT, RATELIMIT_POLICY,
     RETRY_AFTER, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
 };
+use super::in_flight::{acquire_all, refusal, Permits};
 use super::key::Key;
 use super::layer::Config;
 use super::observe::{log_denied, log_key_error, Metrics};
@@ -85,6 +86,14 @@ enum Step {
         delay: Duration,
         fields: AdmittedFields,
     },
+    /// As `Admit`, holding in-flight permits that travel with the response
+    /// future; no fields without rate policies.
+    Held {
+        permits: Permits,
+        decisions: Option<Decisions>,
+        delay: Duration,
+        fields: Option<AdmittedFields>,
+    },
 }
 
 /// The header fields the layer adds to an admitted response (a fixed set, so no
@@ -133,7 +142,16 @@ impl Shared {
             });
         };
         let cost = c.cost.as_ref().map_or(1, |f| f(parts));
-        match check_all(&c.policies, &key, cost) {
+        if !c.in_flight.is_empty() {
+            return self.held(&key, cost);
+        }
+        self.rate(&key, cost)
+    }
+
+    /// The rate policies' answer: admit, or deny (429).
+    fn rate(&self, key: &Key, cost: u32) -> Step {
+        let c = &*self.config;
+        match check_all(&c.policies, key, cost) {
             Verdict::Admitted(decisions) => {
                 self.metrics.admitted();
                 self.admit(decisions)
@@ -141,16 +159,62 @@ impl Shared {
             Verdict::Denied {
                 decisions,
                 violated,
-            } => self.deny(&key, cost, &decisions, &violated, None),
+            } => self.deny(key, cost, &decisions, &violated, None),
             Verdict::TooCostly {
                 policy,
                 max,
                 decision,
             } => {
                 let decisions = vec![decision; c.policies.len()];
-                self.deny(&key, cost, &decisions, &[policy], Some(max))
+                self.deny(key, cost, &decisions, &[policy], Some(max))
             }
         }
+    }
+
+    /// With in-flight policies: a permit of each first (a refusal consumes no
+    /// rate), then the rate policies (a denial gives the permits back at once).
+    fn held(&self, key: &Key, cost: u32) -> Step {
+        let c = &*self.config;
+        let permits = match acquire_all(&c.in_flight, key) {
+            Ok(permits) => permits,
+            Err(i) => return self.in_flight_full(key, i),
+        };
+        if c.policies.is_empty() {
+            return Step::Held {
+                permits,
+                decisions: None,
+                delay: Duration::ZERO,
+                fields: None,
+            };
+        }
+        match self.rate(key, cost) {
+            Step::Admit {
+                decisions,
+                delay,
+                fields,
+            } => Step::Held {
+                permits,
+                decisions,
+                delay,
+                fields: Some(fields),
+            },
+            denied => denied,
+        }
+    }
+
+    /// The refusal by in-flight policy `i`: `RateLimit-Policy` lists the rate
+    /// quotas as on every answer, but no `RateLimit` (no rate was checked, and a
+    /// peek tells what would be left after one more request, not what is left
+    /// now), nor `Retry-After` (no one knows when a request in flight ends).
+    fn in_flight_full(&self, key: &Key, i: usize) -> Step {
+        let c = &*self.config;
+        let name = &c.in_flight[i].name;
+        log_denied(key, core::slice::from_ref(name), c.log_keys);
+        let mut res = refusal(c.in_flight_status, name);
+        if !c.policies.is_empty() {
+            set_default(res.headers_mut(), RATELIMIT_POLICY, c.policy_field.clone());
+        }
+        Step::Respond(res)
     }
 
     /// The 429 (or the handler's answer) for a request the policies at `violated`
@@ -172,8 +236,11 @@ impl Shared {
             .max_by_key(|&i| decisions[i].retry_after())
             .unwrap_or(0);
         let denied = Denied {
-            violated: violated.iter().map(|&i| c.names[i].clone()).collect(),
-            policy: c.names[worst].clone(),
+            violated: violated
+                .iter()
+                .map(|&i| c.field_name(i, &decisions[i]).clone())
+                .collect(),
+            policy: c.field_name(worst, &decisions[worst]).clone(),
             decision: decisions[worst],
             cost,
             never,
@@ -223,7 +290,7 @@ impl Shared {
         let c = &*self.config;
         AdmittedFields {
             policy: c.policy_field.clone(),
-            ratelimit: ratelimit_value(&c.names[i], d),
+            ratelimit: ratelimit_value(c.field_name(i, d), d),
             legacy: c.legacy_fields.then(|| {
                 Box::new([
                     number_value(u64::from(d.limit())),
@@ -302,6 +369,39 @@ where
                     })))
                 }
             }
+            Step::Held {
+                permits,
+                decisions,
+                delay,
+                fields,
+            } => {
+                let mut req = Request::from_parts(parts, body);
+                if let Some(decisions) = decisions {
+                    req.extensions_mut().insert(decisions);
+                }
+                let finish = move |answer| match fields {
+                    Some(fields) => add_fields((answer, fields)),
+                    None => answer,
+                };
+                // The permits live in the future: given back when it completes
+                // (the response head is ready) or is dropped (the client left).
+                if delay.is_zero() {
+                    let call = self.inner.call(req);
+                    Either::Right(Either::Right(Box::pin(async move {
+                        let _permits = permits;
+                        finish(call.await)
+                    })))
+                } else {
+                    // As for `Admit`: the service polled ready makes the call.
+                    let clone = self.inner.clone();
+                    let mut inner = std::mem::replace(&mut self.inner, clone);
+                    Either::Right(Either::Right(Box::pin(async move {
+                        let _permits = permits;
+                        tokio::time::sleep(delay).await;
+                        finish(inner.call(req).await)
+                    })))
+                }
+            }
         }
     }
 }
@@ -311,8 +411,9 @@ type AddFields<B, E> = fn((Answer<B, E>, AdmittedFields)) -> Answer<B, E>;
 
 /// The future of [`RateLimit`]: the inner service's own future when exempt, a
 /// ready answer when denied, the inner future joined with the fields to add when
-/// admitted (no allocation on any of these paths), and a boxed sleep-then-call for
-/// a leaky-bucket delay. Treat it as opaque: its shape may change.
+/// admitted (no allocation on any of these paths), and a boxed future for a
+/// leaky-bucket delay or a request holding in-flight permits. Treat it as opaque:
+/// its shape may change.
 pub type ResponseFuture<F, B, E> = Either<
     Either<F, Ready<Answer<B, E>>>,
     Either<
