@@ -25,6 +25,22 @@
 //! an RFC 9457 `application/problem+json` body; admitted responses carry the IETF
 //! fields and the handlers find every policy's [`Decision`](crate::Decision) in
 //! the request's [`Decisions`] extension.
+//!
+//! Besides a keyed or global limiter, a policy may be a [stack of
+//! quotas](Policy::stacked) (each an item of `RateLimit-Policy`) or an
+//! [in-flight limit](Policy::in_flight) (at most so many requests inside the
+//! service at once; 503 when full):
+//!
+//! ```
+//! use ratecell::http::{Policy, RateLimitLayer};
+//! use ratecell::{ConcurrencyLimiter, Quota, StackedLimiter};
+//!
+//! let stack = StackedLimiter::builder(Quota::parse_stack("10/s; 1000/day")?).build()?;
+//! let layer = RateLimitLayer::new(Policy::stacked("api", stack)) // "api-0", "api-1"
+//!     .policy(Policy::in_flight("conns", ConcurrencyLimiter::new(64)?));
+//! assert_eq!(layer.in_flight_policies().len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod denied;
 mod fields;
