@@ -7,6 +7,7 @@
 //!     [--trust-proxy CIDR]...     default: none (peer address only)
 //!     [--snapshot PATH]           restore at start; save on SIGINT/SIGTERM and every 10 s
 //!     [--redis URL]               share the limits through Redis
+//!     [--config FILE]             the limit from a TOML file, instead of --quota/--algorithm
 //! routes: GET /               limited, cost 1, answers "hello"
 //!         GET /batch?cost=N   limited, cost N
 //!         GET /health         exempt
@@ -24,13 +25,24 @@
 //! answer, requests are admitted (fail open: an outage of the limiter is not an
 //! outage of the service) and limiting resumes by itself when it is back.
 //! `--snapshot` with `--redis` is an error: the states live in Redis.
+//!
+//! `--config FILE` reads one limiter's settings ([`LimiterConfig`]: `quota`, one
+//! or stacked, `algorithm`, `capacity`, `full_policy`; see `examples/server.toml`)
+//! and excludes `--quota` and `--algorithm` (both given is an error). The policy
+//! is named `config`; a stack's quotas `config-0`, `config-1`... With
+//! `--snapshot`, a stack's quotas are saved as `PATH`, `PATH.2`... as repeated
+//! `--quota`s are. `tiers` are refused: this server keys requests by client
+//! address and has no plans. A missing, unparsable or invalid file is an error
+//! naming the file and the field, with exit code 2. `--config` with `--redis`
+//! is an error: the Redis policies come from `--quota` and `--algorithm`.
 
 use axum::extract::Query;
 use axum::routing::get;
 use axum::Router;
+use ratecell::config::LimiterConfig;
 use ratecell::http::{IpNet, Policy, RateLimitLayer};
 use ratecell::redis::{FailurePolicy, RedisLimiter};
-use ratecell::{Algorithm, Limiter, Quota, SnapshotError};
+use ratecell::{Algorithm, Limiter, Quota, SnapshotError, StackedLimiter};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,7 +51,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const USAGE: &str = "usage: server [--listen ADDR] [--quota QUOTA]... [--algorithm NAME] \
-[--trust-proxy CIDR]... [--snapshot PATH] [--redis URL]";
+[--trust-proxy CIDR]... [--snapshot PATH] [--redis URL] [--config FILE]";
 
 struct Args {
     listen: SocketAddr,
@@ -48,6 +60,7 @@ struct Args {
     trusted: Vec<IpNet>,
     snapshot: Option<PathBuf>,
     redis: Option<String>,
+    config: Option<(PathBuf, LimiterConfig)>,
 }
 
 /// A command-line mistake: the message names the flag.
@@ -61,7 +74,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, Us
         trusted: Vec::new(),
         snapshot: None,
         redis: None,
+        config: None,
     };
+    let mut algorithm_given = false;
     while let Some(arg) = argv.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -77,6 +92,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, Us
             "--trust-proxy",
             "--snapshot",
             "--redis",
+            "--config",
         ];
         if !known.contains(&flag.as_str()) {
             return Err(Usage(format!("unknown argument {arg:?}")));
@@ -93,6 +109,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, Us
                 args.quotas.push((value.clone(), q));
             }
             "--algorithm" => {
+                algorithm_given = true;
                 args.algorithm = algorithm(&value).ok_or_else(|| {
                     bad("expected token-bucket, leaky-bucket, fixed-window, \
                      sliding-window-log or sliding-window-counter"
@@ -108,6 +125,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, Us
                 args.trusted.push(net);
             }
             "--snapshot" => args.snapshot = Some(PathBuf::from(&value)),
+            "--config" => args.config = Some(read_config(&value)?),
             _ => args.redis = Some(value),
         }
     }
@@ -116,7 +134,17 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, Us
             "--snapshot cannot be used with --redis: the limits live in Redis".into(),
         ));
     }
-    if args.quotas.is_empty() {
+    if args.redis.is_some() && args.config.is_some() {
+        return Err(Usage(
+            "--config cannot be used with --redis: give the Redis limits with --quota".into(),
+        ));
+    }
+    if args.config.is_some() && (algorithm_given || !args.quotas.is_empty()) {
+        return Err(Usage(
+            "--config states the quota and the algorithm: drop --quota and --algorithm".into(),
+        ));
+    }
+    if args.quotas.is_empty() && args.config.is_none() {
         let q = "5/10s".parse().map_err(|e| Usage(format!("{e}")))?;
         args.quotas.push(("5/10s".into(), q));
     }
@@ -132,6 +160,19 @@ const ALGORITHMS: [(&str, Algorithm); 5] = [
     ("sliding-window-counter", Algorithm::SlidingWindowCounter),
 ];
 
+/// Reads `--config FILE`: every error names the file (and the field, from toml).
+fn read_config(path: &str) -> Result<(PathBuf, LimiterConfig), Usage> {
+    let bad = |why: String| Usage(format!("--config {path}: {why}"));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let config: LimiterConfig = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    if !config.tiers.is_empty() {
+        return Err(bad(
+            "tiers: this server keys requests by client address and has no plans".into(),
+        ));
+    }
+    Ok((PathBuf::from(path), config))
+}
+
 fn algorithm(name: &str) -> Option<Algorithm> {
     ALGORITHMS.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
 }
@@ -146,10 +187,68 @@ fn snapshot_path(base: &std::path::Path, i: usize) -> PathBuf {
     PathBuf::from(name)
 }
 
-type Limiters = Arc<Vec<Arc<Limiter>>>;
+/// The limiters the snapshot files hold, in order: one per `--quota`, or the
+/// quotas of a stacked `--config`.
+#[derive(Clone)]
+enum Limiters {
+    Each(Arc<Vec<Arc<Limiter>>>),
+    Stack(Arc<StackedLimiter>),
+}
+
+impl Limiters {
+    fn each(&self) -> Vec<&Limiter> {
+        match self {
+            Self::Each(v) => v.iter().map(|l| &**l).collect(),
+            Self::Stack(s) => (0..s.quotas().len()).filter_map(|i| s.limiter(i)).collect(),
+        }
+    }
+}
+
+/// Restores `lim` from `path`; a missing file is an empty start.
+fn restore(lim: &Limiter, path: &std::path::Path) -> Result<(), String> {
+    match lim.restore_from(path) {
+        Ok(_) => println!("restored {}", path.display()),
+        Err(SnapshotError::Io {
+            kind: std::io::ErrorKind::NotFound,
+            ..
+        }) => {}
+        Err(e) => return Err(format!("--snapshot: {e}")),
+    }
+    Ok(())
+}
+
+/// The layer and limiters a `--config` file states.
+fn from_config(args: &Args) -> Result<Option<(RateLimitLayer, Limiters)>, String> {
+    let Some((path, config)) = &args.config else {
+        return Ok(None);
+    };
+    let bad = |e: ratecell::BuildError| format!("--config {}: {e}", path.display());
+    if config.quota.0.len() == 1 {
+        let lim = Arc::new(config.builder().and_then(|b| b.build()).map_err(bad)?);
+        if let Some(base) = &args.snapshot {
+            restore(&lim, &snapshot_path(base, 0))?;
+        }
+        let layer = RateLimitLayer::new(Policy::keyed("config", lim.clone()));
+        return Ok(Some((layer, Limiters::Each(Arc::new(vec![lim])))));
+    }
+    let stack = Arc::new(
+        config
+            .stacked_builder()
+            .and_then(|b| b.build())
+            .map_err(bad)?,
+    );
+    let limiters = Limiters::Stack(stack.clone());
+    if let Some(base) = &args.snapshot {
+        for (i, lim) in limiters.each().into_iter().enumerate() {
+            restore(lim, &snapshot_path(base, i))?;
+        }
+    }
+    let layer = RateLimitLayer::new(Policy::stacked("config", stack));
+    Ok(Some((layer, limiters)))
+}
 
 fn save(limiters: &Limiters, base: &std::path::Path) -> Result<(), String> {
-    for (i, lim) in limiters.iter().enumerate() {
+    for (i, lim) in limiters.each().into_iter().enumerate() {
         lim.snapshot_to(snapshot_path(base, i))
             .map_err(|e| e.to_string())?;
     }
@@ -179,6 +278,13 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: Args) -> ExitCode {
+    let configured = match from_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut limiters = Vec::new();
     let mut layer: Option<RateLimitLayer> = None;
     for (i, (text, quota)) in args.quotas.iter().enumerate() {
@@ -232,10 +338,11 @@ async fn serve(args: Args) -> ExitCode {
         });
         limiters.push(lim);
     }
-    let Some(layer) = layer else {
-        return ExitCode::from(2);
+    let (layer, limiters) = match (configured, layer) {
+        (Some(configured), _) => configured,
+        (None, Some(layer)) => (layer, Limiters::Each(Arc::new(limiters))),
+        (None, None) => return ExitCode::from(2),
     };
-    let limiters: Limiters = Arc::new(limiters);
     let layer = layer
         .trust_proxies(args.trusted.iter().copied())
         .exempt_path("/health")

@@ -1,6 +1,7 @@
 //! The example server itself (`examples/server.rs`), driven as DESIGN §7 says:
 //! started on 127.0.0.1:0, exhausted, stopped with SIGTERM, restarted from its
-//! snapshot and still limited; bad command lines exit 2. With `--redis`, two
+//! snapshot and still limited; limited as a `--config` file says; bad command
+//! lines and bad configuration files exit 2. With `--redis`, two
 //! servers share one limit, and a Redis outage neither hangs nor stops a server
 //! (the Redis tests need `RATECELL_REDIS_URL`, default `redis://127.0.0.1:6379`,
 //! and `redis-server` on the path; a server that does not answer fails them).
@@ -309,6 +310,27 @@ impl Drop for Redis {
     }
 }
 
+/// A file in the temporary directory, removed on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("ratecell-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        Self(path)
+    }
+
+    fn arg(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[tokio::test]
 async fn a_redis_outage_neither_hangs_nor_stops_the_server() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -353,4 +375,76 @@ async fn a_redis_outage_neither_hangs_nor_stops_the_server() {
         "the server exited"
     );
     assert_eq!(server.terminate(), 0);
+}
+
+#[tokio::test]
+async fn a_config_file_sets_the_stacked_limit() {
+    let file = TempFile::new(
+        "stack.toml",
+        "quota = \"3/min; 2/hour\"\nalgorithm = \"token-bucket\"\ncapacity = 1000\n",
+    );
+    let server = start(&["--config", file.arg()]);
+    let policy = "\"config-0\";q=3;w=60, \"config-1\";q=2;w=3600";
+    let r = get(server.addr, "/", &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hello\n"));
+    assert_eq!(r.field("ratelimit-policy"), policy);
+    // The hourly quota has the fewest left: it decides.
+    assert_eq!(r.field("ratelimit"), "\"config-1\";r=1;t=1800");
+    let r = get(server.addr, "/", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.field("ratelimit"), "\"config-1\";r=0;t=3600");
+    for _ in 0..3 {
+        let r = get(server.addr, "/", &[]).await;
+        assert_eq!(r.status, 429);
+        assert_eq!(r.field("ratelimit-policy"), policy);
+        assert_eq!(r.field("ratelimit"), "\"config-1\";r=0;t=3600");
+        assert_eq!(r.field("retry-after"), "1800");
+        assert!(r.body.contains("\"violated-policies\":[\"config-1\"]"));
+    }
+    assert_eq!(get(server.addr, "/health", &[]).await.status, 200);
+    assert_eq!(server.terminate(), 0);
+
+    // One quota: a policy named "config", with the file's algorithm.
+    let file = TempFile::new(
+        "one.toml",
+        "quota = \"2/min\"\nalgorithm = \"sliding-window-log\"\n",
+    );
+    let server = start(&["--config", file.arg()]);
+    for _ in 0..2 {
+        assert_eq!(get(server.addr, "/", &[]).await.status, 200);
+    }
+    let r = get(server.addr, "/", &[]).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.field("ratelimit-policy"), "\"config\";q=2;w=60");
+    assert_eq!(server.terminate(), 0);
+}
+
+#[test]
+fn bad_config_files_exit_2_naming_the_file_and_the_field() {
+    let missing = std::env::temp_dir().join("ratecell-no-such-config.toml");
+    let (code, err) = run_to_end(&["--config", missing.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("ratecell-no-such-config.toml"), "{err}");
+    for (text, field) in [
+        ("quota = \"10/fortnight\"\n", "quota"),
+        ("quota = \"10/s\"\nalgorithm = \"random\"\n", "algorithm"),
+        ("quota = \"10/s\"\ncapacity = -1\n", "capacity"),
+        ("quotas = \"10/s\"\n", "quotas"),
+        ("quota = \"10/s\"\n[tiers]\npaid = \"100/s\"\n", "tiers"),
+        ("quota = [", "quota"),
+        ("quota = \"10/s\"\ncapacity = 0\n", "capacity"),
+    ] {
+        let file = TempFile::new("bad.toml", text);
+        let (code, err) = run_to_end(&["--listen", "127.0.0.1:0", "--config", file.arg()]);
+        assert_eq!(code, 2, "{text:?}: {err}");
+        assert!(err.contains(file.arg()), "{text:?}: {err}");
+        assert!(err.contains(field), "{text:?}: {err}");
+        assert!(!err.contains("panicked"), "{text:?}: {err}");
+    }
+    let file = TempFile::new("good.toml", "quota = \"10/s\"\n");
+    for flag in [["--quota", "5/min"], ["--algorithm", "fixed-window"]] {
+        let (code, err) = run_to_end(&[flag[0], flag[1], "--config", file.arg()]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("--config") && err.contains(flag[0]), "{err}");
+    }
 }

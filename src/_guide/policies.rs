@@ -61,7 +61,9 @@
 //! contention a stack may admit less than each quota alone; never more than any.
 //! [`Decision::quota_index`](crate::Decision::quota_index) names the quota that
 //! decided. (The HTTP layer stacks its policies by peeking and checking, without
-//! giving back.)
+//! giving back.) In the HTTP layer, `Policy::stacked` puts a whole stack behind
+//! one policy: each quota is an item of `RateLimit-Policy` (`"api-0"`,
+//! `"api-1"`), and `RateLimit` names the one that decided.
 //!
 //! ## Configuration files
 //!
@@ -70,4 +72,5 @@
 //! as kebab-case names, and `config::LimiterConfig` holds one limiter's settings
 //! (quota or stack, algorithm, capacity, full policy, tiers); a bad value is a
 //! deserialization error at its field. `examples/config.rs` reads per-route,
-//! per-plan policies from `examples/policies.toml`.
+//! per-plan policies from `examples/policies.toml`; the example server takes one
+//! limiter's settings with `--config FILE` (`examples/server.toml`).

@@ -8,7 +8,7 @@ use super::observe::Metrics;
 use super::policy::Policy;
 use super::service::RateLimit;
 use http::request::Parts;
-use http::{HeaderValue, Method, Response};
+use http::{HeaderValue, Method, Response, StatusCode};
 use ipnet::IpNet;
 use std::fmt;
 use std::sync::Arc;
@@ -57,6 +57,12 @@ pub(crate) struct Config {
     /// Some policy lives in Redis: requests take the async path.
     #[cfg(feature = "redis")]
     pub(crate) remote: bool,
+    /// The in-flight policies ([`Policy::in_flight`]), apart from the rate ones.
+    pub(crate) in_flight: Vec<Policy>,
+    pub(crate) in_flight_status: StatusCode,
+    /// Each rate policy's quota names (`name-i` for a stack's); empty unless a
+    /// policy is a stack of several, the policy names serving otherwise.
+    pub(crate) quota_names: Vec<Box<[Arc<str>]>>,
 }
 
 impl RateLimitLayer {
@@ -81,6 +87,9 @@ impl RateLimitLayer {
             shaping: false,
             #[cfg(feature = "redis")]
             remote: false,
+            in_flight: Vec::new(),
+            in_flight_status: StatusCode::SERVICE_UNAVAILABLE,
+            quota_names: Vec::new(),
         };
         config.add_policy(policy);
         Self {
@@ -94,7 +103,9 @@ impl RateLimitLayer {
     }
 
     /// Adds a policy: a request passes only if every policy admits it, and a
-    /// request denied by one consumes from none.
+    /// request denied by one consumes from none. An in-flight policy
+    /// ([`Policy::in_flight`]) gives the request a permit, taken before the rate
+    /// policies are checked and held until its response is ready.
     pub fn policy(self, policy: Policy) -> Self {
         self.edit(|c| c.add_policy(policy))
     }
@@ -194,14 +205,30 @@ impl RateLimitLayer {
         self.edit(|c| c.decisions_extension = on)
     }
 
-    /// The policies, in the order they are checked.
+    /// The status of a request refused by an in-flight policy
+    /// ([`Policy::in_flight`]): `503 Service Unavailable` by default; `429 Too
+    /// Many Requests` is the other usual choice.
+    pub fn in_flight_status(self, status: StatusCode) -> Self {
+        self.edit(|c| c.in_flight_status = status)
+    }
+
+    /// The rate policies, in the order they are checked.
     pub fn policies(&self) -> &[Policy] {
         &self.config.policies
+    }
+
+    /// The in-flight policies, in the order their permits are taken.
+    pub fn in_flight_policies(&self) -> &[Policy] {
+        &self.config.in_flight
     }
 }
 
 impl Config {
     fn add_policy(&mut self, policy: Policy) {
+        if policy.as_in_flight().is_some() {
+            self.in_flight.push(policy);
+            return;
+        }
         self.policies.push(policy);
         self.names = self.policies.iter().map(|p| p.name.clone()).collect();
         self.shaping = self.policies.iter().any(Policy::is_shaping);
@@ -211,10 +238,26 @@ impl Config {
         }
         // A peek's limit and window are the policy's own, whatever the key's state.
         let mut field = String::new();
+        let mut quota_names: Vec<Box<[Arc<str>]>> = Vec::with_capacity(self.policies.len());
         for p in &self.policies {
-            write_policy_item(&mut field, &p.name, &p.peek(&Key::Global));
+            let items = p.quota_items(&Key::Global);
+            for (name, d) in &items {
+                write_policy_item(&mut field, name, d);
+            }
+            quota_names.push(items.into_iter().map(|(name, _)| name).collect());
         }
         self.policy_field = text_value(field);
+        let stacked = quota_names.iter().any(|q| q.len() > 1);
+        self.quota_names = if stacked { quota_names } else { Vec::new() };
+    }
+
+    /// The name `RateLimit` gives policy `i`'s decision `d`: a stack's deciding
+    /// quota's, else the policy's.
+    pub(crate) fn field_name(&self, i: usize, d: &crate::Decision) -> &Arc<str> {
+        self.quota_names
+            .get(i)
+            .and_then(|q| q.get(d.quota_index()))
+            .unwrap_or(&self.names[i])
     }
 
     /// Whether the request skips the limit.
@@ -260,6 +303,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("policies", &self.policies)
+            .field("in_flight", &self.in_flight)
             .finish_non_exhaustive()
     }
 }
@@ -269,6 +313,7 @@ impl fmt::Debug for RateLimitLayer {
         let c = &self.config;
         f.debug_struct("RateLimitLayer")
             .field("policies", &c.policies)
+            .field("in_flight", &c.in_flight)
             .field("key", &c.key)
             .field("client", &c.client)
             .field("exempt_paths", &c.exempt_paths)

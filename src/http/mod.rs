@@ -29,9 +29,25 @@
 //! With feature `redis`, `Policy::redis` shares a policy among processes through
 //! Redis; a layer holding one decides asynchronously, and answers per the
 //! limiter's failure policy when Redis does not.
+//! Besides a keyed or global limiter, a policy may be a [stack of
+//! quotas](Policy::stacked) (each an item of `RateLimit-Policy`) or an
+//! [in-flight limit](Policy::in_flight) (at most so many requests inside the
+//! service at once; 503 when full):
+//!
+//! ```
+//! use ratecell::http::{Policy, RateLimitLayer};
+//! use ratecell::{ConcurrencyLimiter, Quota, StackedLimiter};
+//!
+//! let stack = StackedLimiter::builder(Quota::parse_stack("10/s; 1000/day")?).build()?;
+//! let layer = RateLimitLayer::new(Policy::stacked("api", stack)) // "api-0", "api-1"
+//!     .policy(Policy::in_flight("conns", ConcurrencyLimiter::new(64)?));
+//! assert_eq!(layer.in_flight_policies().len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod denied;
 mod fields;
+mod in_flight;
 mod key;
 mod layer;
 mod observe;

@@ -1,11 +1,13 @@
 //! A named limit the layer enforces, and the all-or-nothing check of a stack of them.
 
 use super::fields::sanitize_name;
+use super::in_flight::InFlight;
 use super::key::Key;
 use crate::clock::Clock;
+use crate::concurrency::{ConcurrencyLimiter, KeyedConcurrencyLimiter};
 use crate::decision::Decision;
 use crate::error::InsufficientCapacity;
-use crate::limiter::{DirectLimiter, Limiter};
+use crate::limiter::{DirectLimiter, Limiter, StackedLimiter};
 use crate::store::StateStore;
 use crate::Algorithm;
 use std::fmt;
@@ -21,6 +23,10 @@ trait Check: Send + Sync {
     fn check_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity>;
     fn peek(&self, key: &Key) -> Decision;
     fn algorithm(&self) -> Algorithm;
+    /// Each quota's peek, for `RateLimit-Policy` (a stack has several).
+    fn quota_peeks(&self, key: &Key) -> Vec<Decision> {
+        vec![self.peek(key)]
+    }
 }
 
 impl<C, S> Check for Limiter<C, S>
@@ -65,6 +71,31 @@ impl<C: Clock + Send + Sync> Check for DirectLimiter<C> {
     }
 }
 
+impl<C: Clock + Send + Sync> Check for StackedLimiter<C> {
+    fn peek_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        StackedLimiter::peek_n(self, key, n)
+    }
+    fn check_n(&self, key: &Key, n: u32) -> Result<Decision, InsufficientCapacity> {
+        // As for the keyed limiter: the unit cost has its own, shorter path.
+        if n == 1 {
+            return Ok(StackedLimiter::check(self, key));
+        }
+        StackedLimiter::check_n(self, key, n)
+    }
+    fn peek(&self, key: &Key) -> Decision {
+        StackedLimiter::peek(self, key)
+    }
+    fn algorithm(&self) -> Algorithm {
+        self.limiter(0)
+            .map_or_else(Algorithm::default, Limiter::algorithm)
+    }
+    fn quota_peeks(&self, key: &Key) -> Vec<Decision> {
+        (0..self.quotas().len())
+            .filter_map(|i| self.limiter(i).map(|l| l.peek(key)))
+            .collect()
+    }
+}
+
 #[derive(Clone)]
 enum Backend {
     /// In this process: never fails, never waits.
@@ -72,6 +103,9 @@ enum Backend {
     /// In Redis: a round trip that may fail, made on the layer's async path.
     #[cfg(feature = "redis")]
     Redis(Arc<crate::redis::RedisLimiter>),
+    /// An in-flight limit (`in_flight.rs`): the layer holds these apart from the
+    /// rate policies, and takes a permit per request instead of a check.
+    InFlight(InFlight),
 }
 
 /// A named limit: a keyed [`Limiter`] (one quota per key), a [`DirectLimiter`]
@@ -146,8 +180,96 @@ impl Policy {
     pub(crate) fn remote(&self) -> Option<&crate::redis::RedisLimiter> {
         match &self.backend {
             Backend::Redis(r) => Some(r),
-            Backend::Local(_) => None,
+            _ => None,
         }
+    }
+
+    /// A policy of several quotas on one key space, all or nothing (a
+    /// [`StackedLimiter`]).
+    ///
+    /// Every quota is an item of `RateLimit-Policy`, named after the policy and
+    /// the quota's index in [`StackedLimiter::quotas`]: `"api-0"`, `"api-1"` for a
+    /// policy `"api"` (a stack of one quota is just `"api"`). `RateLimit` and the
+    /// problem body's `violated-policies` name the quota that decided
+    /// ([`Decision::quota_index`]); the [`Decisions`](super::Decisions) extension
+    /// lists the stack under the policy's own name, with the deciding quota's
+    /// decision.
+    pub fn stacked<C>(name: &str, limiter: impl Into<Arc<StackedLimiter<C>>>) -> Self
+    where
+        C: Clock + Send + Sync + 'static,
+    {
+        let lim: Arc<StackedLimiter<C>> = limiter.into();
+        Self::local(name, lim)
+    }
+
+    /// An in-flight limit on every request together: at most
+    /// [`max`](ConcurrencyLimiter::max) requests inside the inner service at once,
+    /// whatever their key (tower's `ConcurrencyLimit`, without the wait).
+    ///
+    /// A request takes a permit ([`try_acquire`](ConcurrencyLimiter::try_acquire),
+    /// never waiting) before the rate policies are checked, so a request refused
+    /// for want of a permit consumes no rate; a request the rate policies then
+    /// deny gives its permit back at once. An admitted request holds its permit
+    /// until its response future completes (the response head is ready) or is
+    /// dropped (the client went away): the streaming of the response body is not
+    /// covered, as with tower's `ConcurrencyLimit`. Exempt requests take no permit.
+    ///
+    /// When no permit is free the answer is `503 Service Unavailable` (or the
+    /// status set by [`in_flight_status`](super::RateLimitLayer::in_flight_status))
+    /// with an RFC 9457 problem body naming the policy in `violated-policies`, and
+    /// no `Retry-After`: how long the requests in flight will take is unknown.
+    /// The refusal carries the rate policies' `RateLimit-Policy` as every answer
+    /// does, but no `RateLimit`: no rate was checked (a peek would tell what is
+    /// left after one more request, not what is left now). An in-flight policy is
+    /// not a quota and never appears in either field.
+    ///
+    /// An in-flight policy makes each admitted request's future a boxed one (one
+    /// allocation); a layer of rate policies alone allocates nothing.
+    pub fn in_flight(name: &str, limiter: impl Into<Arc<ConcurrencyLimiter>>) -> Self {
+        Self {
+            name: sanitize_name(name).into(),
+            backend: Backend::InFlight(InFlight::All(limiter.into())),
+        }
+    }
+
+    /// An in-flight limit per key (nginx `limit_conn`): at most
+    /// [`max`](KeyedConcurrencyLimiter::max) requests of one client (the layer's
+    /// [key](super::RateLimitLayer::key)) inside the inner service at once. A new
+    /// key that finds no room in the limiter's table is refused as if full. See
+    /// [`in_flight`](Self::in_flight) for when a permit is taken and given back
+    /// and what a refusal looks like.
+    pub fn in_flight_keyed(name: &str, limiter: impl Into<Arc<KeyedConcurrencyLimiter>>) -> Self {
+        Self {
+            name: sanitize_name(name).into(),
+            backend: Backend::InFlight(InFlight::Keyed(limiter.into())),
+        }
+    }
+
+    /// The in-flight limit, if this is an in-flight policy.
+    pub(crate) fn as_in_flight(&self) -> Option<&InFlight> {
+        match &self.backend {
+            Backend::InFlight(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Each quota's name and peek, for `RateLimit-Policy`: the policy's own name
+    /// for one quota, `name-i` for the quotas of a stack.
+    pub(crate) fn quota_items(&self, key: &Key) -> Vec<(Arc<str>, Decision)> {
+        let peeks = match &self.backend {
+            Backend::Local(c) => c.quota_peeks(key),
+            Backend::InFlight(_) => Vec::new(),
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => vec![r.failure_decision()],
+        };
+        if peeks.len() == 1 {
+            return peeks.into_iter().map(|d| (self.name.clone(), d)).collect();
+        }
+        peeks
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| (Arc::from(format!("{}-{i}", self.name)), d))
+            .collect()
     }
 
     fn local(name: &str, lim: Arc<dyn Check>) -> Self {
@@ -172,6 +294,7 @@ impl Policy {
             Backend::Local(c) => c.algorithm(),
             #[cfg(feature = "redis")]
             Backend::Redis(r) => r.algorithm(),
+            Backend::InFlight(_) => Algorithm::default(),
         }
     }
 
@@ -181,6 +304,7 @@ impl Policy {
             // Never asked: a layer with a Redis policy decides on its async path.
             #[cfg(feature = "redis")]
             Backend::Redis(r) => Ok(r.failure_decision()),
+            Backend::InFlight(f) => Ok(f.decision(key)),
         }
     }
 
@@ -190,6 +314,7 @@ impl Policy {
             // Never asked: a layer with a Redis policy decides on its async path.
             #[cfg(feature = "redis")]
             Backend::Redis(r) => Ok(r.failure_decision()),
+            Backend::InFlight(f) => Ok(f.decision(key)),
         }
     }
 
@@ -199,6 +324,7 @@ impl Policy {
             // The limit and the window, for `RateLimit-Policy`.
             #[cfg(feature = "redis")]
             Backend::Redis(r) => r.failure_decision(),
+            Backend::InFlight(f) => f.decision(key),
         }
     }
 

@@ -5,6 +5,7 @@ use super::fields::{
     number_value, ratelimit_value, retry_after_secs, secs_ceil, RATELIMIT, RATELIMIT_POLICY,
     RETRY_AFTER, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
 };
+use super::in_flight::{acquire_all, refusal, Permits};
 use super::key::Key;
 use super::layer::Config;
 use super::observe::{log_denied, log_key_error, Metrics};
@@ -87,7 +88,19 @@ enum Step {
     },
     /// Ask Redis first: the async path.
     #[cfg(feature = "redis")]
-    Remote { key: Key, cost: u32 },
+    Remote {
+        key: Key,
+        cost: u32,
+        permits: Permits,
+    },
+    /// As `Admit`, holding in-flight permits that travel with the response
+    /// future; no fields without rate policies.
+    Held {
+        permits: Permits,
+        decisions: Option<Decisions>,
+        delay: Duration,
+        fields: Option<AdmittedFields>,
+    },
 }
 
 /// The header fields the layer adds to an admitted response (a fixed set, so no
@@ -136,11 +149,25 @@ impl Shared {
             });
         };
         let cost = c.cost.as_ref().map_or(1, |f| f(parts));
+        // Redis first among the steps: its round trips need the async path,
+        // which also holds the in-flight permits taken here.
         #[cfg(feature = "redis")]
         if c.remote {
-            return Step::Remote { key, cost };
+            let permits = match acquire_all(&c.in_flight, &key) {
+                Ok(permits) => permits,
+                Err(i) => return self.in_flight_full(&key, i),
+            };
+            return Step::Remote { key, cost, permits };
         }
-        self.conclude(&key, cost, check_all(&c.policies, &key, cost))
+        if !c.in_flight.is_empty() {
+            return self.held(&key, cost);
+        }
+        self.rate(&key, cost)
+    }
+
+    /// The rate policies' answer: admit, or deny (429).
+    fn rate(&self, key: &Key, cost: u32) -> Step {
+        self.conclude(key, cost, check_all(&self.config.policies, key, cost))
     }
 
     /// The answer to the policies' verdict.
@@ -166,6 +193,52 @@ impl Shared {
         }
     }
 
+    /// With in-flight policies: a permit of each first (a refusal consumes no
+    /// rate), then the rate policies (a denial gives the permits back at once).
+    fn held(&self, key: &Key, cost: u32) -> Step {
+        let c = &*self.config;
+        let permits = match acquire_all(&c.in_flight, key) {
+            Ok(permits) => permits,
+            Err(i) => return self.in_flight_full(key, i),
+        };
+        if c.policies.is_empty() {
+            return Step::Held {
+                permits,
+                decisions: None,
+                delay: Duration::ZERO,
+                fields: None,
+            };
+        }
+        match self.rate(key, cost) {
+            Step::Admit {
+                decisions,
+                delay,
+                fields,
+            } => Step::Held {
+                permits,
+                decisions,
+                delay,
+                fields: Some(fields),
+            },
+            denied => denied,
+        }
+    }
+
+    /// The refusal by in-flight policy `i`: `RateLimit-Policy` lists the rate
+    /// quotas as on every answer, but no `RateLimit` (no rate was checked, and a
+    /// peek tells what would be left after one more request, not what is left
+    /// now), nor `Retry-After` (no one knows when a request in flight ends).
+    fn in_flight_full(&self, key: &Key, i: usize) -> Step {
+        let c = &*self.config;
+        let name = &c.in_flight[i].name;
+        log_denied(key, core::slice::from_ref(name), c.log_keys);
+        let mut res = refusal(c.in_flight_status, name);
+        if !c.policies.is_empty() {
+            set_default(res.headers_mut(), RATELIMIT_POLICY, c.policy_field.clone());
+        }
+        Step::Respond(res)
+    }
+
     /// The 429 (or the handler's answer) for a request the policies at `violated`
     /// denied; `never` is the most a policy can ever admit when the cost exceeds it.
     fn deny(
@@ -185,8 +258,11 @@ impl Shared {
             .max_by_key(|&i| decisions[i].retry_after())
             .unwrap_or(0);
         let denied = Denied {
-            violated: violated.iter().map(|&i| c.names[i].clone()).collect(),
-            policy: c.names[worst].clone(),
+            violated: violated
+                .iter()
+                .map(|&i| c.field_name(i, &decisions[i]).clone())
+                .collect(),
+            policy: c.field_name(worst, &decisions[worst]).clone(),
             decision: decisions[worst],
             cost,
             never,
@@ -245,7 +321,7 @@ impl Shared {
         let c = &*self.config;
         AdmittedFields {
             policy: c.policy_field.clone(),
-            ratelimit: Some(ratelimit_value(&c.names[i], d)),
+            ratelimit: Some(ratelimit_value(c.field_name(i, d), d)),
             legacy: c.legacy_fields.then(|| {
                 Box::new([
                     number_value(u64::from(d.limit())),
@@ -327,7 +403,7 @@ where
                 }
             }
             #[cfg(feature = "redis")]
-            Step::Remote { key, cost } => {
+            Step::Remote { key, cost, permits } => {
                 // As for a delay: the call happens later, on the service polled ready.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
@@ -338,7 +414,41 @@ where
                     req,
                     key,
                     cost,
+                    permits,
                 ))))
+            }
+            Step::Held {
+                permits,
+                decisions,
+                delay,
+                fields,
+            } => {
+                let mut req = Request::from_parts(parts, body);
+                if let Some(decisions) = decisions {
+                    req.extensions_mut().insert(decisions);
+                }
+                let finish = move |answer| match fields {
+                    Some(fields) => add_fields((answer, fields)),
+                    None => answer,
+                };
+                // The permits live in the future: given back when it completes
+                // (the response head is ready) or is dropped (the client left).
+                if delay.is_zero() {
+                    let call = self.inner.call(req);
+                    Either::Right(Either::Right(Box::pin(async move {
+                        let _permits = permits;
+                        finish(call.await)
+                    })))
+                } else {
+                    // As for `Admit`: the service polled ready makes the call.
+                    let clone = self.inner.clone();
+                    let mut inner = std::mem::replace(&mut self.inner, clone);
+                    Either::Right(Either::Right(Box::pin(async move {
+                        let _permits = permits;
+                        tokio::time::sleep(delay).await;
+                        finish(inner.call(req).await)
+                    })))
+                }
             }
         }
     }
@@ -377,11 +487,14 @@ async fn call_remote<S, ReqBody, ResBody>(
     mut req: Request<ReqBody>,
     key: Key,
     cost: u32,
+    permits: Permits,
 ) -> Answer<ResBody, S::Error>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: From<String>,
 {
+    // The in-flight permits, if any, are held until the answer is ready.
+    let _permits = permits;
     match shared.conclude_remote(&key, cost).await {
         Step::Admit {
             decisions,
@@ -398,7 +511,7 @@ where
         }
         Step::Respond(res) => Ok(res.map(ResBody::from)),
         // `conclude_remote` admits or answers; these two only come from `step`.
-        Step::Pass | Step::Remote { .. } => inner.call(req).await,
+        Step::Pass | Step::Remote { .. } | Step::Held { .. } => inner.call(req).await,
     }
 }
 
@@ -408,8 +521,9 @@ type AddFields<B, E> = fn((Answer<B, E>, AdmittedFields)) -> Answer<B, E>;
 /// The future of [`RateLimit`]: the inner service's own future when exempt, a
 /// ready answer when denied, the inner future joined with the fields to add when
 /// admitted (no allocation on any of these paths), and a boxed future for a
-/// leaky-bucket delay or a layer holding a Redis policy (its round trips, then the
-/// answer or the call). Treat it as opaque: its shape may change.
+/// leaky-bucket delay, a request holding in-flight permits, or a layer holding a
+/// Redis policy (its round trips, then the answer or the call). Treat it as
+/// opaque: its shape may change.
 pub type ResponseFuture<F, B, E> = Either<
     Either<F, Ready<Answer<B, E>>>,
     Either<
