@@ -577,6 +577,38 @@ mod loom_tests {
         });
     }
 
+    /// The ABA of a reset: a thread whose shard's lease is exhausted takes a new
+    /// one while this thread resets and spends a post-reset lease back to the same
+    /// value; the stale lease is never installed, so what this thread admits after
+    /// its reset is at most the burst of 4.
+    #[test]
+    fn a_stale_lease_is_not_installed_over_a_recurring_value() {
+        loom::model(|| {
+            let q = Quota::new(4, core::time::Duration::from_secs(4)).unwrap();
+            let p = Params::new(Algorithm::TokenBucket, &q).unwrap();
+            let mut cell = ShardedCell::new(&p, 1);
+            cell.cap = 2;
+            cell.shards[0].size.store(2, Ordering::Relaxed);
+            // A lease of 2, spent before the threads start.
+            assert!(cell.check(&p, 10, 0).is_allowed());
+            assert!(cell.check(&p, 10, 0).is_allowed());
+            let cell = Arc::new(cell);
+            let x = {
+                let cell = cell.clone();
+                thread::spawn(move || cell.check(&p, 10, 0).is_allowed())
+            };
+            cell.reset();
+            let mut after = (0..2)
+                .filter(|_| cell.check(&p, 10, 0).is_allowed())
+                .count();
+            x.join().unwrap();
+            after += (0..6)
+                .filter(|_| cell.check(&p, 10, 0).is_allowed())
+                .count();
+            assert!(after <= 4, "{after} admitted after the reset");
+        });
+    }
+
     #[test]
     fn two_threads_on_their_own_shards_admit_exactly_the_burst() {
         two_threads(1);
