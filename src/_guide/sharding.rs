@@ -27,9 +27,9 @@
 //! **What it costs.** Units whose slot passes while their thread is quiet are lost,
 //! never admitted late: at most `shards × lease` units are held at once, and a
 //! lease is at most half the burst over all shards. The lease starts at one unit
-//! (exactly the plain limiter), doubles when taking one met contention, and falls
-//! to what the bucket held when the bucket could not fill it, so its last units
-//! are not stranded in one shard. A check served from a lease reports only that
+//! (exactly the plain limiter) and doubles when taking one met contention; it
+//! never shrinks, but a lease the bucket could not fill gets only what the bucket
+//! held, so its last units are not stranded in one shard. A check served from a lease reports only that
 //! lease's units in `remaining()` (a lower bound, short by at most the burst) and
 //! its end in `reset_after()`; a denial's `retry_after()` comes from the shared
 //! word, as for the plain limiter. `peek`, `reset` and snapshots work as usual

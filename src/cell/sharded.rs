@@ -16,6 +16,16 @@
 //! `floor((b - a + tau) / T) + 1` slots fit there: the plain limiter's own bound.
 //! (`tests/sharded.rs` replays every admission through the plain GCRA.)
 //!
+//! A reset empties every lease, so a lease taken from the shared word before it
+//! must not be installed after it. An install is a compare-exchange of the whole
+//! lease word against the value read before taking, and that value is always an
+//! empty mark that never recurs in the shard's word: a reset's number (one per
+//! reset), or a fresh mark of the shard (one per lease), which a thread swaps in
+//! for an exhausted lease before it takes from the shared word. An exhausted
+//! lease itself can recur (a post-reset lease spent back to the same slots), so
+//! it is never compared against; once the word leaves the mark read, no install
+//! against that mark can succeed.
+//!
 //! A shard whose lease size is still 1 skips its lease word and takes its unit
 //! from the shared word directly: that is a lease of one unit spent at once, so
 //! the argument covers it, and since the size only grows, such a shard has never
@@ -28,9 +38,10 @@
 //! Units whose slot passes while their shard is quiet are lost, never admitted:
 //! at most `shards × lease` units are held at once, and the lease adapts: it
 //! starts at 1 (every check takes one unit from the shared word, exactly the plain
-//! limiter), doubles when taking a lease met contention, falls to what the bucket
-//! held when the bucket could not fill it (so that its last units are not
-//! stranded in one shard), and never exceeds half the burst over all shards.
+//! limiter), doubles when taking a lease met contention, and never exceeds half
+//! the burst over all shards. A lease the bucket could not fill is granted only
+//! what the bucket held (so that its last units are not stranded in one shard),
+//! but the size of the next lease does not fall.
 //! Decisions of checks served from a lease count only that lease's units in
 //! `remaining` (a lower bound) and its end in `reset_after`.
 
@@ -45,10 +56,15 @@ use crossbeam_utils::CachePadded;
 /// The largest lease a shard takes.
 pub(crate) const MAX_LEASE: u64 = 1 << 12;
 
+/// The bit that sets a shard's fresh empty marks apart from reset numbers.
+const FRESH: u64 = 1 << 63;
+
 /// One thread's units: every slot from `next` (inclusive) to `end` (exclusive)
 /// that a unit may take, `T` apart. An empty lease has `end` 0, and its `next`
-/// holds the number of the reset that emptied it, so that a lease taken before a
-/// reset can never be installed after it (its install compares the whole word).
+/// holds the number of the reset that emptied it, or a fresh mark of its shard
+/// (with `FRESH` set) that replaced an exhausted lease: no empty value recurs in
+/// a shard's word, so a lease taken before a reset can never be installed after
+/// it (its install compares the whole word against an empty value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Lease {
     next: Nanos,
@@ -79,6 +95,8 @@ impl Lease {
 #[derive(Debug)]
 struct Shard {
     lease: AtomicU128,
+    /// Fresh marks handed out by this shard (see `FRESH`).
+    marks: AtomicU64,
     /// The next lease's size.
     size: AtomicU64,
 }
@@ -105,6 +123,7 @@ impl ShardedCell {
             .map(|_| {
                 CachePadded::new(Shard {
                     lease: AtomicU128::new(0),
+                    marks: AtomicU64::new(0),
                     size: AtomicU64::new(1),
                 })
             })
@@ -154,22 +173,61 @@ impl ShardedCell {
     /// A check of cost 1 on a shard whose leases have grown past one unit.
     #[inline(never)]
     fn check_leased(&self, p: &Params, now: Nanos, shard: &Shard, k: u64) -> Decision {
-        // Acquire: a thread that sees a reset's mark must take its lease after the
-        // reset's store of the shared word (see `store_shared`); the lease word
-        // publishes nothing else.
+        match self.spend(p, now, shard) {
+            Ok(d) => d,
+            Err(w) => {
+                let (d, held) = self.lease_from_shared(p, now, shard, k);
+                if let Some(held) = held {
+                    install(shard, w, held);
+                }
+                d
+            }
+        }
+    }
+
+    /// Spends a unit of the shard's lease, or, if none is left, returns the empty
+    /// mark that a new lease's install must compare against (a value that never
+    /// recurs in this shard's word; see the module docs).
+    #[inline]
+    fn spend(&self, p: &Params, now: Nanos, shard: &Shard) -> Result<Decision, u128> {
+        // Acquire: a thread that sees a reset's mark (or a value written after it)
+        // must take its lease after the reset's store of the shared word (see
+        // `store_shared`); the lease word publishes nothing else.
         let mut w = shard.lease.load(Ordering::Acquire);
-        while let Some(slot) = Lease::unpack(w).slot(p, now) {
-            let rest = Lease {
-                next: slot + p.t,
-                end: Lease::unpack(w).end,
+        loop {
+            let l = Lease::unpack(w);
+            let (new, spent) = match l.slot(p, now) {
+                Some(slot) => (
+                    Lease {
+                        next: slot + p.t,
+                        end: l.end,
+                    },
+                    true,
+                ),
+                // Already an empty mark: marks never recur, so an install may
+                // compare against it.
+                None if l.end == 0 => return Err(w),
+                // An exhausted lease's value can recur after a reset: swap it for a
+                // fresh mark first. Relaxed: only uniqueness within this shard
+                // matters, which the add gives by itself.
+                None => (
+                    Lease {
+                        next: FRESH | shard.marks.fetch_add(1, Ordering::Relaxed),
+                        end: 0,
+                    },
+                    false,
+                ),
             };
-            // Relaxed on success: spending a unit publishes nothing; Acquire on
-            // failure: the word read may be a reset's mark, as above.
+            // Acquire on success and failure: the word replaced or read may be a
+            // reset's mark or a later write in its release sequence, and a lease
+            // taken next must come from the shared word the reset stored; spending
+            // a unit or marking publishes nothing.
             match shard
                 .lease
-                .compare_exchange(w, rest.pack(), Ordering::Relaxed, Ordering::Acquire)
+                .compare_exchange(w, new.pack(), Ordering::Acquire, Ordering::Acquire)
             {
-                Ok(_) => return from_lease(p, rest, now),
+                Ok(_) if spent => return Ok(from_lease(p, new, now)),
+                Ok(_) => return Err(new.pack()),
                 Err(actual) => {
                     // Another thread draws from this shard too: move on next time.
                     move_thread_index();
@@ -177,31 +235,34 @@ impl ShardedCell {
                 }
             }
         }
+    }
+
+    /// Takes a lease of up to `k` units from the shared word: the decision for the
+    /// unit spent now, and the rest of the lease to install, if any.
+    #[inline]
+    fn lease_from_shared(
+        &self,
+        p: &Params,
+        now: Nanos,
+        shard: &Shard,
+        k: u64,
+    ) -> (Decision, Option<Lease>) {
         let k = k.clamp(1, self.cap);
         let (seen, contended) = self.take(|tat| gcra::lease(p, tat, now, k).map(|l| l.0));
         let Some((tat, first, granted)) = gcra::lease(p, seen, now, k) else {
-            return gcra::decide(p, seen, now, 1).1;
+            return (gcra::decide(p, seen, now, 1).1, None);
         };
         if contended {
-            // Relaxed: as above.
+            // Relaxed: the size is a hint, as in `check`.
             shard.size.store((k * 2).min(self.cap), Ordering::Relaxed);
         }
-        if granted > 1 {
-            let held = Lease {
-                next: first + p.t,
-                end: tat,
-            };
-            // Relaxed: as above. A failure (a reset, or another thread of this shard
-            // installed a lease meanwhile) drops these units: fewer admitted, never
-            // more.
-            let _ =
-                shard
-                    .lease
-                    .compare_exchange(w, held.pack(), Ordering::Relaxed, Ordering::Relaxed);
-        }
+        let held = (granted > 1).then_some(Lease {
+            next: first + p.t,
+            end: tat,
+        });
         let mut d = gcra::decide(p, seen, now, 1).1;
         d.reset_after = tat - now;
-        d
+        (d, held)
     }
 
     /// A check of cost `n > 1`: straight to the shared word, as the plain limiter.
@@ -291,6 +352,18 @@ impl ShardedCell {
     }
 }
 
+/// Installs `held` in place of the mark `w` that `spend` returned. A failure (a
+/// reset, or another thread of this shard installed a lease meanwhile) drops
+/// these units: fewer admitted, never more.
+#[inline]
+fn install(shard: &Shard, w: u128, held: Lease) {
+    // Relaxed: the lease's units were taken from the shared word already, and the
+    // mark compared against never recurs, so this publishes nothing.
+    let _ = shard
+        .lease
+        .compare_exchange(w, held.pack(), Ordering::Relaxed, Ordering::Relaxed);
+}
+
 /// The decision of a check served from a lease (see the module docs).
 fn from_lease(p: &Params, rest: Lease, now: Nanos) -> Decision {
     let mut d = p.blank_decision(true);
@@ -369,6 +442,52 @@ mod tests {
         assert_eq!(plain_refill, 4);
         // Shard 0's expired unit is gone, not admitted late.
         assert!(!cell.check(&p, later, 0).is_allowed());
+    }
+
+    /// The ABA of a reset: thread X finds its shard's lease exhausted and takes a
+    /// new one from the shared word; a reset empties everything; thread Y takes a
+    /// post-reset lease and spends it back to the very value X read; X installs.
+    /// After the reset, exactly the burst is admitted, not X's units on top.
+    #[test]
+    fn an_install_never_succeeds_against_a_recurring_exhausted_lease() {
+        let q = Quota::new(4, core::time::Duration::from_millis(4))
+            .unwrap()
+            .with_burst(4)
+            .unwrap();
+        let p = Params::new(Algorithm::TokenBucket, &q).unwrap();
+        let cell = ShardedCell::new(&p, 1);
+        assert_eq!(cell.cap, 2);
+        cell.shards[0].size.store(2, Ordering::Relaxed);
+        let now = 10;
+        // A lease of 2, spent: the shard holds {now + 2T, now + 2T}.
+        assert!(cell.check(&p, now, 0).is_allowed());
+        assert!(cell.check(&p, now, 0).is_allowed());
+        let exhausted = cell.shards[0].lease.load(Ordering::Relaxed);
+        assert_eq!(
+            Lease::unpack(exhausted),
+            Lease {
+                next: now + 2 * T,
+                end: now + 2 * T
+            }
+        );
+        // X: no unit left, so it takes a lease from the shared word.
+        let shard = &*cell.shards[0];
+        let w = cell.spend(&p, now, shard).unwrap_err();
+        let (d, held) = cell.lease_from_shared(&p, now, shard, 2);
+        assert!(d.is_allowed());
+        let held = held.unwrap();
+        // A reset, then Y spends a post-reset lease back to the same value.
+        cell.reset();
+        let mut after = (0..2)
+            .filter(|_| cell.check(&p, now, 0).is_allowed())
+            .count();
+        assert_eq!(cell.shards[0].lease.load(Ordering::Relaxed), exhausted);
+        // X installs its pre-reset lease.
+        install(shard, w, held);
+        after += (0..10)
+            .filter(|_| cell.check(&p, now, 0).is_allowed())
+            .count();
+        assert_eq!(after, 4, "the burst after the reset, and no more");
     }
 
     #[test]
@@ -455,6 +574,38 @@ mod loom_tests {
                 after <= 2,
                 "{after} admitted after the reset (first {first}, shared {shared}, lease {lease:?}, mid {mid_shared} {mid_lease:?})"
             );
+        });
+    }
+
+    /// The ABA of a reset: a thread whose shard's lease is exhausted takes a new
+    /// one while this thread resets and spends a post-reset lease back to the same
+    /// value; the stale lease is never installed, so what this thread admits after
+    /// its reset is at most the burst of 4.
+    #[test]
+    fn a_stale_lease_is_not_installed_over_a_recurring_value() {
+        loom::model(|| {
+            let q = Quota::new(4, core::time::Duration::from_secs(4)).unwrap();
+            let p = Params::new(Algorithm::TokenBucket, &q).unwrap();
+            let mut cell = ShardedCell::new(&p, 1);
+            cell.cap = 2;
+            cell.shards[0].size.store(2, Ordering::Relaxed);
+            // A lease of 2, spent before the threads start.
+            assert!(cell.check(&p, 10, 0).is_allowed());
+            assert!(cell.check(&p, 10, 0).is_allowed());
+            let cell = Arc::new(cell);
+            let x = {
+                let cell = cell.clone();
+                thread::spawn(move || cell.check(&p, 10, 0).is_allowed())
+            };
+            cell.reset();
+            let mut after = (0..2)
+                .filter(|_| cell.check(&p, 10, 0).is_allowed())
+                .count();
+            x.join().unwrap();
+            after += (0..6)
+                .filter(|_| cell.check(&p, 10, 0).is_allowed())
+                .count();
+            assert!(after <= 4, "{after} admitted after the reset");
         });
     }
 
