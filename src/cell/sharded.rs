@@ -11,7 +11,11 @@
 //! (`slot - tau <= grant time`). A shard spends a unit at time `u` on the slot
 //! `max(next, u)` and moves `next` one interval past it, while a whole interval
 //! of the lease is left, so its slots stay `T` apart, inside the lease, and never
-//! earlier than their use (`u <= slot`). So every admission in an
+//! earlier than their use (`u <= slot`). It spends one only if the slot is also
+//! conformant at `u` itself (`slot <= u + tau`): a check whose clock read came
+//! before the grant (its thread was delayed in between) is denied instead, so
+//! conformance at the grant time is never lent to an earlier `u`. So every
+//! admission in an
 //! interval `[a, b]` owns a slot in `[a, b + tau]`, and at most
 //! `floor((b - a + tau) / T) + 1` slots fit there: the plain limiter's own bound.
 //! (`tests/sharded.rs` replays every admission through the plain GCRA.)
@@ -197,6 +201,13 @@ impl ShardedCell {
         loop {
             let l = Lease::unpack(w);
             let (new, spent) = match l.slot(p, now) {
+                // A slot beyond `now + tau` is not yet due for this check: its `now`
+                // was read before the lease was granted (a thread delayed between
+                // its clock read and here). Deny without touching the lease, so every
+                // admission owns a slot conformant at its own time.
+                Some(slot) if slot > now.saturating_add(p.tau) => {
+                    return Ok(not_yet(p, l, slot, now));
+                }
                 Some(slot) => (
                     Lease {
                         next: slot + p.t,
@@ -278,6 +289,9 @@ impl ShardedCell {
         let l = Lease::unpack(shard.lease.load(Ordering::Relaxed));
         if n == 1 {
             if let Some(slot) = l.slot(p, now) {
+                if slot > now.saturating_add(p.tau) {
+                    return not_yet(p, l, slot, now);
+                }
                 let rest = Lease {
                     next: slot + p.t,
                     end: l.end,
@@ -365,6 +379,15 @@ fn install(shard: &Shard, w: u128, held: Lease) {
 }
 
 /// The decision of a check served from a lease (see the module docs).
+/// The denial of a check whose `now` is earlier than its lease's next slot allows:
+/// it may retry once the slot is due.
+fn not_yet(p: &Params, l: Lease, slot: Nanos, now: Nanos) -> Decision {
+    let mut d = p.blank_decision(false);
+    d.retry_after = slot - p.tau - now;
+    d.reset_after = l.end.saturating_sub(now);
+    d
+}
+
 fn from_lease(p: &Params, rest: Lease, now: Nanos) -> Decision {
     let mut d = p.blank_decision(true);
     d.remaining_num = rest.end.saturating_sub(rest.next);
@@ -488,6 +511,35 @@ mod tests {
             .filter(|_| cell.check(&p, now, 0).is_allowed())
             .count();
         assert_eq!(after, 4, "the burst after the reset, and no more");
+    }
+
+    #[test]
+    fn a_check_read_before_its_lease_was_granted_is_denied_not_served() {
+        let p = params();
+        let cell = ShardedCell::new(&p, 1);
+        cell.shards[0].size.store(4, Ordering::Relaxed);
+        // Two leases of 4 drain the burst of 8 at time 0: the shared TAT is 8T.
+        let admitted = (0..8).filter(|_| cell.check(&p, 0, 0).is_allowed()).count();
+        assert_eq!(admitted, 8);
+        // At 2T the slots up to 2T + tau = 9T are due: a lease of 8T and 9T, the
+        // first spent at once.
+        assert!(cell.check(&p, 2 * T, 0).is_allowed());
+        let held = cell.shards[0].lease.load(Ordering::Relaxed);
+        assert_eq!(
+            Lease::unpack(held),
+            Lease {
+                next: 9 * T,
+                end: 10 * T
+            }
+        );
+        // A check whose clock read 0 before that grant: slot 9T is not due at 0
+        // (the plain limiter denies at 0 too), so it is denied and the lease kept.
+        let d = cell.check(&p, 0, 0);
+        assert!(!d.is_allowed());
+        assert_eq!(d.retry_after, 2 * T);
+        assert!(!cell.peek(&p, 0, 0, 1).is_allowed());
+        assert_eq!(cell.shards[0].lease.load(Ordering::Relaxed), held);
+        assert!(cell.check(&p, 2 * T, 0).is_allowed());
     }
 
     #[test]
