@@ -310,17 +310,9 @@ async fn serve(args: Args) -> ExitCode {
             }
         };
         if let Some(base) = &args.snapshot {
-            let path = snapshot_path(base, i);
-            match lim.restore_from(&path) {
-                Ok(_) => println!("restored {}", path.display()),
-                Err(SnapshotError::Io {
-                    kind: std::io::ErrorKind::NotFound,
-                    ..
-                }) => {}
-                Err(e) => {
-                    eprintln!("error: --snapshot: {e}");
-                    return ExitCode::from(2);
-                }
+            if let Err(msg) = restore(&lim, &snapshot_path(base, i)) {
+                eprintln!("error: {msg}");
+                return ExitCode::from(2);
             }
         }
         // Policies are named by their quota; a repeated quota gets its position.

@@ -109,4 +109,19 @@ for keys in ["1", "100k"]:
           f"| | | | | {med('ratecell', keys, 8) / med('governor', keys, 8):.3f} | | |")
     print(f"| {keys} | ratecell / floor | {med('ratecell', keys, 3) / med('floor', keys, 3):.3f} "
           f"| | | | | {med('ratecell', keys, 8) / med('floor', keys, 8):.3f} | | |")
+# Ratios within each run (its four servers ran back to back), then their median
+# and range: drift between runs cancels out of these.
+print("\nper-run ratios of requests/s: median (min-max)\n")
+print("| keys | floor / none | ratecell / none | governor / none | ratecell / governor |")
+print("|---|---:|---:|---:|---:|")
+for keys in ["1", "100k"]:
+    by_run = {}
+    for r in rows:
+        if r[1] == keys:
+            by_run.setdefault(r[2], {})[r[0]] = float(r[3])
+    cells = []
+    for a, b in [("floor", "none"), ("ratecell", "none"), ("governor", "none"), ("ratecell", "governor")]:
+        xs = [m[a] / m[b] for m in by_run.values() if a in m and b in m]
+        cells.append(f"{statistics.median(xs):.3f} ({min(xs):.3f}-{max(xs):.3f})")
+    print(f"| {keys} | " + " | ".join(cells) + " |")
 PY

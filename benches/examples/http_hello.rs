@@ -3,8 +3,11 @@
 //! that sends the two IETF fields), ratecell's layer, tower-governor's layer.
 //!
 //! ```text
-//! cargo run --release -p ratecell-benches --features http --example http_hello -- none|floor|ratecell|governor|in-process [ADDR]
+//! cargo run --release -p ratecell-benches --features http --example http_hello -- none|floor|ratecell|governor [ADDR]
+//! cargo run --release -p ratecell-benches --features http --example http_hello -- in-process [MODE [1|100000]]
 //! ```
+//!
+//! `ratecell-nodec` is ratecell's layer without the `Decisions` request extension.
 //!
 //! Both limiters key by client address, read from `X-Forwarded-For` when it is
 //! present (ratecell: behind the trusted proxy 127.0.0.1; tower-governor: its
@@ -43,7 +46,7 @@ fn app(mode: &str) -> Router {
                 }),
             )
             .layer(MapRequestLayer::new(|r: Request<Body>| r)),
-        "ratecell" => {
+        "ratecell" | "ratecell-nodec" => {
             // Keys stay live for an hour, as every key stays in tower-governor's
             // map: both sides serve the 100k keys from a resident state.
             let lim = Limiter::builder(Quota::per_hour(4_000_000_000).unwrap())
@@ -52,7 +55,8 @@ fn app(mode: &str) -> Router {
                 .unwrap();
             hello.layer(
                 RateLimitLayer::new(Policy::keyed("per-ip", lim))
-                    .trust_proxies(["127.0.0.1/32".parse().unwrap()]),
+                    .trust_proxies(["127.0.0.1/32".parse().unwrap()])
+                    .decisions_extension(mode == "ratecell"),
             )
         }
         "governor" => {
@@ -84,12 +88,12 @@ fn in_process(keys: usize, only: Option<&str>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    for mode in [
-        "none", "floor", "ratecell", "governor", "none", "floor", "ratecell", "governor",
-    ] {
-        if only.is_some_and(|o| o != mode) {
-            continue;
-        }
+    let all = ["none", "floor", "ratecell", "governor"];
+    let modes: Vec<&str> = match only {
+        Some(mode) => vec![mode; 2],
+        None => all.iter().chain(&all).copied().collect(),
+    };
+    for mode in modes {
         // with_state finalizes the routes once, as serving does.
         let mut svc = app(mode).with_state::<()>(());
         let n = 1_000_000;
@@ -165,11 +169,18 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "none".into());
     if mode == "in-process" {
+        // Optional: one mode, then one key count (1 or 100000), for profiling.
         let only = args.next();
-        in_process(1, only.as_deref());
-        in_process(100_000, only.as_deref());
-        limiters_alone(1);
-        limiters_alone(100_000);
+        let keys: Option<usize> = args.next().and_then(|k| k.parse().ok());
+        for k in [1, 100_000] {
+            if keys.is_none_or(|only| only == k) {
+                in_process(k, only.as_deref());
+            }
+        }
+        if only.is_none() {
+            limiters_alone(1);
+            limiters_alone(100_000);
+        }
         return;
     }
     let addr: SocketAddr = args

@@ -81,24 +81,24 @@ impl Denied {
     /// The default answer: 429, `application/problem+json`, the problem document.
     /// The layer adds the rate-limit fields to whatever a handler answers.
     pub fn default_response(&self) -> Response<String> {
-        let mut res = Response::new(self.problem_json());
-        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        res
+        problem_response(StatusCode::TOO_MANY_REQUESTS, self.problem_json())
     }
 }
 
 /// The default answer to a request whose key could not be extracted: 500.
 pub(crate) fn key_error_response() -> Response<String> {
-    let mut res = Response::new(
+    problem_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
         "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500,\
          \"detail\":\"the rate limiter could not identify the client\"}"
             .to_string(),
-    );
-    *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    )
+}
+
+/// A `status` answer carrying an RFC 9457 problem document.
+pub(crate) fn problem_response(status: StatusCode, body: String) -> Response<String> {
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),

@@ -109,17 +109,38 @@ pub fn ratelimit_value(name: &str, d: &Decision) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// `n` in decimal, written at the end of `buf`.
+/// Every two-digit number, `00` to `99`, for rendering two digits per division.
+static PAIRS: [u8; 200] = pairs();
+
+const fn pairs() -> [u8; 200] {
+    let mut out = [0u8; 200];
+    let mut k = 0;
+    while k < 100 {
+        out[2 * k] = b'0' + (k / 10) as u8;
+        out[2 * k + 1] = b'0' + (k % 10) as u8;
+        k += 1;
+    }
+    out
+}
+
+/// `n` in decimal, written at the end of `buf`, two digits at a time.
 fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
     }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    &buf[i..]
 }
 
 /// The `RateLimit-Policy` value for one policy.
@@ -210,8 +231,9 @@ mod tests {
     #[test]
     fn ratelimit_values_render_exactly() {
         let mut buf = [0u8; 20];
-        assert_eq!(decimal(0, &mut buf), b"0");
-        assert_eq!(decimal(u64::MAX, &mut buf), u64::MAX.to_string().as_bytes());
+        for n in (0..10_000).chain([99_999, 100_000, 4_000_000_000, u64::MAX - 1, u64::MAX]) {
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        }
     }
 
     #[test]

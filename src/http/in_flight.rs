@@ -1,13 +1,14 @@
 //! In-flight policies: a permit per admitted request, taken without waiting and
 //! held by the response future until it completes or is dropped.
 
+use super::denied::problem_response;
 use super::key::Key;
 use super::policy::Policy;
 use crate::concurrency::{
     ConcurrencyLimiter, KeyedConcurrencyLimiter, OwnedKeyedPermit, OwnedPermit,
 };
 use crate::decision::Decision;
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{Response, StatusCode};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -93,13 +94,7 @@ pub(crate) fn refusal(status: StatusCode, policy: &str) -> Response<String> {
          \"detail\":\"too many requests in flight\",\"violated-policies\":[\"{policy}\"]}}",
         status.as_u16()
     );
-    let mut res = Response::new(body);
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    res
+    problem_response(status, body)
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ impl Default for ClientIp {
 
 impl ClientIp {
     fn is_trusted(&self, ip: IpAddr) -> bool {
-        self.trusted.iter().any(|net| net.contains(&ip))
+        self.trusted.iter().any(|net| contains(net, ip))
     }
 
     /// The client's address: the peer's, unless the peer is a trusted proxy; then
@@ -211,6 +211,26 @@ pub(crate) fn mask(ip: IpAddr, v4: u8, v6: u8) -> IpAddr {
     }
 }
 
+/// Whether `net` holds `ip`: the bits under the prefix agree. `IpNet::contains`
+/// computes the network and broadcast addresses first, on every request.
+pub(crate) fn contains(net: &IpNet, ip: IpAddr) -> bool {
+    match (net, ip) {
+        (IpNet::V4(n), IpAddr::V4(a)) => {
+            let keep = u32::MAX
+                .checked_shl(32 - u32::from(n.prefix_len()))
+                .unwrap_or(0);
+            (u32::from(a) ^ u32::from(n.addr())) & keep == 0
+        }
+        (IpNet::V6(n), IpAddr::V6(a)) => {
+            let keep = u128::MAX
+                .checked_shl(128 - u32::from(n.prefix_len()))
+                .unwrap_or(0);
+            (u128::from(a) ^ u128::from(n.addr())) & keep == 0
+        }
+        _ => false,
+    }
+}
+
 /// One node of a forwarded chain: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`,
 /// `[2001:db8::1]` or `[2001:db8::1]:80`; anything else (`unknown`, `_hidden`) is
 /// `None`.
@@ -262,6 +282,33 @@ mod tests {
             trusted: nets.iter().map(|n| n.parse().unwrap()).collect(),
             header,
             ..ClientIp::default()
+        }
+    }
+
+    #[test]
+    fn contains_agrees_with_ipnet_at_every_prefix_and_edge() {
+        let v4: [IpAddr; 4] = [
+            "0.0.0.0".parse().unwrap(),
+            "10.1.2.3".parse().unwrap(),
+            "10.1.255.255".parse().unwrap(),
+            "255.255.255.255".parse().unwrap(),
+        ];
+        let v6: [IpAddr; 3] = [
+            "::".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8:0:ffff::1".parse().unwrap(),
+        ];
+        for len in 0..=128u8 {
+            let nets = [
+                (len <= 32).then(|| format!("10.1.2.3/{len}")),
+                Some(format!("2001:db8::7/{len}")),
+            ];
+            for net in nets.into_iter().flatten() {
+                let net: IpNet = net.parse().unwrap();
+                for ip in v4.iter().chain(&v6) {
+                    assert_eq!(contains(&net, *ip), net.contains(ip), "{net} {ip}");
+                }
+            }
         }
     }
 

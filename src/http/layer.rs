@@ -3,7 +3,7 @@
 
 use super::denied::Denied;
 use super::fields::{text_value, write_policy_item};
-use super::key::{ClientIp, ForwardedHeader, Key, KeyExtractor};
+use super::key::{contains, ClientIp, ForwardedHeader, Key, KeyExtractor};
 use super::observe::Metrics;
 use super::policy::Policy;
 use super::service::RateLimit;
@@ -265,7 +265,7 @@ impl Config {
         let path = parts.uri.path();
         self.exempt_paths.iter().any(|p| under(path, p))
             || self.exempt_methods.contains(&parts.method)
-            || client.is_some_and(|ip| self.exempt_clients.iter().any(|n| n.contains(&ip)))
+            || client.is_some_and(|ip| self.exempt_clients.iter().any(|n| contains(n, ip)))
             || self.exempt_if.as_ref().is_some_and(|f| f(parts))
     }
 

@@ -1,6 +1,7 @@
 //! The layer's async path, for a stack holding a Redis policy: the all-or-nothing
 //! check across local and Redis policies, and the answer when Redis fails closed.
 
+use super::denied::problem_response;
 use super::key::Key;
 use super::policy::{DecisionList, Policy, Verdict};
 use crate::decision::Decision;
@@ -126,13 +127,7 @@ pub(crate) async fn check_all(policies: &[Policy], key: &Key, cost: u32) -> Remo
             Ok(Some(d)) => {
                 decisions[i] = d;
                 if !d.is_allowed() {
-                    return RemoteVerdict::Decided {
-                        verdict: Verdict::Denied {
-                            decisions,
-                            violated: vec![i],
-                        },
-                        failed,
-                    };
+                    return denied_by(i, decisions, failed);
                 }
             }
             Ok(None) => failed.push(i),
@@ -147,13 +142,7 @@ pub(crate) async fn check_all(policies: &[Policy], key: &Key, cost: u32) -> Remo
             Ok(d) => {
                 decisions[i] = d;
                 if !d.is_allowed() {
-                    return RemoteVerdict::Decided {
-                        verdict: Verdict::Denied {
-                            decisions,
-                            violated: vec![i],
-                        },
-                        failed,
-                    };
+                    return denied_by(i, decisions, failed);
                 }
             }
             Err(error) => {
@@ -178,6 +167,17 @@ pub(crate) async fn check_all(policies: &[Policy], key: &Key, cost: u32) -> Remo
     }
 }
 
+/// Policy `i` denied, after the policies in `failed` failed open.
+fn denied_by(i: usize, decisions: Vec<Decision>, failed: Vec<usize>) -> RemoteVerdict {
+    RemoteVerdict::Decided {
+        verdict: Verdict::Denied {
+            decisions,
+            violated: vec![i],
+        },
+        failed,
+    }
+}
+
 /// A Redis policy's unit peek, for the fields of a request it can never admit;
 /// the blank decision when Redis does not answer.
 async fn peek_remote(lim: &RedisLimiter, key: &[u8]) -> Decision {
@@ -191,18 +191,14 @@ async fn peek_remote(lim: &RedisLimiter, key: &[u8]) -> Decision {
 /// failure policy's retry time) and a problem body. Not a 429: the client did not
 /// exceed its quota, the limiter could not tell.
 pub(crate) fn unavailable_response() -> Response<String> {
-    let mut res = Response::new(
+    let mut res = problem_response(
+        StatusCode::SERVICE_UNAVAILABLE,
         "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\
          \"detail\":\"the rate limiter's store did not answer; retry in 1 s\"}"
             .to_string(),
     );
-    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     res
 }
 

@@ -11,10 +11,9 @@ use super::layer::Config;
 use super::observe::{log_denied, log_key_error, Metrics};
 use super::policy::{check_all, DecisionList, Verdict};
 use crate::decision::Decision;
-use futures_util::future::{join, ready, Either, Join, Map, Ready};
-use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -80,11 +79,14 @@ enum Step {
     Pass,
     /// Answer without calling the inner service.
     Respond(Response<String>),
-    /// Call through after `delay`, then add `fields` to the response.
+    /// Call through after `delay`, then add `fields` (none when only in-flight
+    /// policies are set) to the response; `permits` travel with the response
+    /// future.
     Admit {
+        permits: Option<Permits>,
         decisions: Option<Decisions>,
         delay: Duration,
-        fields: AdmittedFields,
+        fields: Option<AdmittedFields>,
     },
     /// Ask Redis first: the async path.
     #[cfg(feature = "redis")]
@@ -92,14 +94,6 @@ enum Step {
         key: Key,
         cost: u32,
         permits: Permits,
-    },
-    /// As `Admit`, holding in-flight permits that travel with the response
-    /// future; no fields without rate policies.
-    Held {
-        permits: Permits,
-        decisions: Option<Decisions>,
-        delay: Duration,
-        fields: Option<AdmittedFields>,
     },
 }
 
@@ -202,8 +196,8 @@ impl Shared {
             Err(i) => return self.in_flight_full(key, i),
         };
         if c.policies.is_empty() {
-            return Step::Held {
-                permits,
+            return Step::Admit {
+                permits: Some(permits),
                 decisions: None,
                 delay: Duration::ZERO,
                 fields: None,
@@ -214,11 +208,12 @@ impl Shared {
                 decisions,
                 delay,
                 fields,
-            } => Step::Held {
-                permits,
+                ..
+            } => Step::Admit {
+                permits: Some(permits),
                 decisions,
                 delay,
-                fields: Some(fields),
+                fields,
             },
             denied => denied,
         }
@@ -306,12 +301,13 @@ impl Shared {
             },
         };
         Step::Admit {
+            permits: None,
             decisions: c.decisions_extension.then(|| Decisions {
                 names: c.names.clone(),
                 decisions: list,
             }),
             delay,
-            fields,
+            fields: Some(fields),
         }
     }
 
@@ -350,8 +346,18 @@ impl AdmittedFields {
     }
 }
 
+/// Adds a field unless the response has it. A scan and an append: a response
+/// head has few fields, comparing names costs less than hashing them, and the
+/// entry API's vacant insert costs more than a lookup and an append together.
 fn set_default(h: &mut HeaderMap, name: HeaderName, value: HeaderValue) {
-    h.entry(name).or_insert(value);
+    let present = if h.keys_len() <= 8 {
+        h.keys().any(|k| *k == name)
+    } else {
+        h.contains_key(&name)
+    };
+    if !present {
+        h.append(name, value);
+    }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
@@ -373,51 +379,11 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (parts, body) = req.into_parts();
         match self.shared.step(&parts) {
-            Step::Pass => Either::Left(Either::Left(
-                self.inner.call(Request::from_parts(parts, body)),
-            )),
-            Step::Respond(res) => Either::Left(Either::Right(ready(Ok(res.map(ResBody::from))))),
+            Step::Pass => {
+                ResponseFuture::call(self.inner.call(Request::from_parts(parts, body)), None)
+            }
+            Step::Respond(res) => ResponseFuture::ready(Ok(res.map(ResBody::from))),
             Step::Admit {
-                decisions,
-                delay,
-                fields,
-            } => {
-                let mut req = Request::from_parts(parts, body);
-                if let Some(decisions) = decisions {
-                    req.extensions_mut().insert(decisions);
-                }
-                if delay.is_zero() {
-                    let add: AddFields<ResBody, S::Error> = add_fields;
-                    Either::Right(Either::Left(
-                        join(self.inner.call(req), ready(fields)).map(add),
-                    ))
-                } else {
-                    // The call happens after the sleep: it takes the service that was
-                    // polled ready and leaves a clone in its place.
-                    let clone = self.inner.clone();
-                    let mut inner = std::mem::replace(&mut self.inner, clone);
-                    Either::Right(Either::Right(Box::pin(async move {
-                        tokio::time::sleep(delay).await;
-                        add_fields((inner.call(req).await, fields))
-                    })))
-                }
-            }
-            #[cfg(feature = "redis")]
-            Step::Remote { key, cost, permits } => {
-                // As for a delay: the call happens later, on the service polled ready.
-                let clone = self.inner.clone();
-                let inner = std::mem::replace(&mut self.inner, clone);
-                let req = Request::from_parts(parts, body);
-                Either::Right(Either::Right(Box::pin(call_remote(
-                    self.shared.clone(),
-                    inner,
-                    req,
-                    key,
-                    cost,
-                    permits,
-                ))))
-            }
-            Step::Held {
                 permits,
                 decisions,
                 delay,
@@ -427,28 +393,44 @@ where
                 if let Some(decisions) = decisions {
                     req.extensions_mut().insert(decisions);
                 }
-                let finish = move |answer| match fields {
-                    Some(fields) => add_fields((answer, fields)),
-                    None => answer,
-                };
-                // The permits live in the future: given back when it completes
+                // In-flight permits live in the future: given back when it completes
                 // (the response head is ready) or is dropped (the client left).
-                if delay.is_zero() {
-                    let call = self.inner.call(req);
-                    Either::Right(Either::Right(Box::pin(async move {
-                        let _permits = permits;
-                        finish(call.await)
-                    })))
-                } else {
-                    // As for `Admit`: the service polled ready makes the call.
-                    let clone = self.inner.clone();
-                    let mut inner = std::mem::replace(&mut self.inner, clone);
-                    Either::Right(Either::Right(Box::pin(async move {
-                        let _permits = permits;
-                        tokio::time::sleep(delay).await;
-                        finish(inner.call(req).await)
-                    })))
+                match permits {
+                    None if delay.is_zero() => ResponseFuture::call(self.inner.call(req), fields),
+                    permits if delay.is_zero() => {
+                        let call = self.inner.call(req);
+                        ResponseFuture::boxed(async move {
+                            let _permits = permits;
+                            add_fields(call.await, fields)
+                        })
+                    }
+                    permits => {
+                        // The call happens after the sleep: it takes the service that
+                        // was polled ready and leaves a clone in its place.
+                        let clone = self.inner.clone();
+                        let mut inner = std::mem::replace(&mut self.inner, clone);
+                        ResponseFuture::boxed(async move {
+                            let _permits = permits;
+                            tokio::time::sleep(delay).await;
+                            add_fields(inner.call(req).await, fields)
+                        })
+                    }
                 }
+            }
+            #[cfg(feature = "redis")]
+            Step::Remote { key, cost, permits } => {
+                // As for a delay: the call happens later, on the service polled ready.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                let req = Request::from_parts(parts, body);
+                ResponseFuture::boxed(call_remote(
+                    self.shared.clone(),
+                    inner,
+                    req,
+                    key,
+                    cost,
+                    permits,
+                ))
             }
         }
     }
@@ -500,6 +482,7 @@ where
             decisions,
             delay,
             fields,
+            ..
         } => {
             if let Some(decisions) = decisions {
                 req.extensions_mut().insert(decisions);
@@ -507,36 +490,106 @@ where
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            add_fields((inner.call(req).await, fields))
+            add_fields(inner.call(req).await, fields)
         }
         Step::Respond(res) => Ok(res.map(ResBody::from)),
         // `conclude_remote` admits or answers; these two only come from `step`.
-        Step::Pass | Step::Remote { .. } | Step::Held { .. } => inner.call(req).await,
+        Step::Pass | Step::Remote { .. } => inner.call(req).await,
     }
 }
 
 type Answer<B, E> = Result<Response<B>, E>;
-type AddFields<B, E> = fn((Answer<B, E>, AdmittedFields)) -> Answer<B, E>;
+type Boxed<B, E> = Pin<Box<dyn Future<Output = Answer<B, E>> + Send>>;
 
-/// The future of [`RateLimit`]: the inner service's own future when exempt, a
-/// ready answer when denied, the inner future joined with the fields to add when
-/// admitted (no allocation on any of these paths), and a boxed future for a
-/// leaky-bucket delay, a request holding in-flight permits, or a layer holding a
-/// Redis policy (its round trips, then the answer or the call). Treat it as
-/// opaque: its shape may change.
-pub type ResponseFuture<F, B, E> = Either<
-    Either<F, Ready<Answer<B, E>>>,
-    Either<
-        Map<Join<F, Ready<AdmittedFields>>, AddFields<B, E>>,
-        Pin<Box<dyn Future<Output = Answer<B, E>> + Send>>,
-    >,
->;
-
-fn add_fields<B, E>((answer, fields): (Answer<B, E>, AdmittedFields)) -> Answer<B, E> {
-    answer.map(|res| with_fields(res, fields))
+pin_project! {
+    /// The future of [`RateLimit`]: the inner service's own future (with the fields
+    /// to add when admitted), a ready answer when denied, and a boxed future for a
+    /// leaky-bucket delay, a request holding in-flight permits, or a layer holding
+    /// a Redis policy. No allocation on the first two paths.
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        state: State<F, B, E>,
+    }
 }
 
-fn with_fields<B>(mut res: Response<B>, fields: AdmittedFields) -> Response<B> {
-    fields.add_to(res.headers_mut());
-    res
+pin_project! {
+    #[project = StateProj]
+    enum State<F, B, E> {
+        // A flat enum rather than nested combinators: the future is moved into
+        // axum's box on every request, and a smaller one moves faster.
+        Call {
+            #[pin]
+            future: F,
+            fields: Option<AdmittedFields>,
+        },
+        Ready {
+            answer: Option<Answer<B, E>>,
+        },
+        Boxed {
+            future: Boxed<B, E>,
+        },
+    }
+}
+
+impl<F, B, E> ResponseFuture<F, B, E> {
+    fn call(future: F, fields: Option<AdmittedFields>) -> Self {
+        Self {
+            state: State::Call { future, fields },
+        }
+    }
+
+    fn ready(answer: Answer<B, E>) -> Self {
+        Self {
+            state: State::Ready {
+                answer: Some(answer),
+            },
+        }
+    }
+
+    fn boxed(future: impl Future<Output = Answer<B, E>> + Send + 'static) -> Self {
+        Self {
+            state: State::Boxed {
+                future: Box::pin(future),
+            },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Answer<B, E>>,
+{
+    type Output = Answer<B, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Call { future, fields } => {
+                let answer = std::task::ready!(future.poll(cx));
+                Poll::Ready(add_fields(answer, fields.take()))
+            }
+            // Polling a completed future is a caller's bug, as for any future.
+            StateProj::Ready { answer } => Poll::Ready(
+                answer
+                    .take()
+                    .expect("ResponseFuture polled after completion"),
+            ),
+            StateProj::Boxed { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseFuture")
+    }
+}
+
+fn add_fields<B, E>(answer: Answer<B, E>, fields: Option<AdmittedFields>) -> Answer<B, E> {
+    match fields {
+        Some(fields) => answer.map(|mut res| {
+            fields.add_to(res.headers_mut());
+            res
+        }),
+        None => answer,
+    }
 }
